@@ -1,0 +1,48 @@
+# Developer entry points. Every target bootstraps the virtualenv it needs, so a fresh
+# clone only needs `make test` (Python 3.11) or `make test-django6` (Python 3.12).
+# A stamp file newer than pyproject.toml means "installed"; re-runs skip pip.
+
+SHELL := /bin/bash
+
+PYTHON ?= python3.11
+# python3.12 may be a pyenv shim that is not enabled globally: fall back to pyenv's copy.
+ifeq ($(origin PYTHON_DJ6),undefined)
+PYTHON_DJ6 := $(shell for c in python3.12 $$(ls -d $$HOME/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1); do \
+	"$$c" -c 'import sys' >/dev/null 2>&1 && { echo "$$c"; break; }; done)
+endif
+VENV ?= .venv
+VENV_DJ6 ?= .venv-dj6
+DJANGO6 ?= Django>=6.1,<6.2
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: test test-django6 lint demo venv venv-django6
+
+venv: $(VENV)/.installed
+venv-django6: $(VENV_DJ6)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(VENV_DJ6)/.installed: pyproject.toml
+	@test -n "$(PYTHON_DJ6)" || { echo "make test-django6 needs python3.12 (set PYTHON_DJ6=/path/to/python3.12)" >&2; exit 1; }
+	@test -x $(VENV_DJ6)/bin/python || $(PYTHON_DJ6) -m venv $(VENV_DJ6)
+	$(VENV_DJ6)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' '$(DJANGO6)'
+	@touch $@
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-django6: $(VENV_DJ6)/.installed
+	$(VENV_DJ6)/bin/python -c 'import django; print("Django", django.get_version())'
+	$(VENV_DJ6)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy pagecache templatetags_ext
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/python -m demo_site.run --host $(HOST) --port $(PORT)

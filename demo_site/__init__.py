@@ -1,0 +1,1 @@
+"""A runnable example site for pagecache: ``make demo`` or ``python -m demo_site.run``."""

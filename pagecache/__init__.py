@@ -1,0 +1,1 @@
+"""pagecache: page and fragment caching for Django on Redis, with tag-based purging."""

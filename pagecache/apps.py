@@ -1,0 +1,14 @@
+"""The ``pagecache`` Django app: registers the system checks when Django starts."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PageCacheConfig(AppConfig):
+    name = "pagecache"
+    verbose_name = "Page cache"
+
+    def ready(self) -> None:
+        # Imported for their side effects: check registration and signal receivers.
+        from . import checks, conf, signals  # noqa: F401

@@ -1,0 +1,1 @@
+"""Opt-in Django app holding the ``cachetag`` template tag library (``{% load cachetag %}``)."""

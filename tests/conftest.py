@@ -1,0 +1,175 @@
+"""Fixtures shared by the whole suite.
+
+- ``redis_server`` (session): a private redis-server, or the server in ``REDIS_URL``.
+- ``redis_factory``: more private servers, for tests that stop, restart or pause one.
+- Django's ``CACHES`` point at ``redis_server`` for the whole session; before every test
+  its keys are flushed and pagecache's derived state is reset (:func:`reset_pagecache_state`).
+- Tests marked ``postgres`` skip on SQLite, or fail when ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.test import override_settings
+
+from tests.redis_harness import RedisServer
+
+FLUSH_PATTERNS = ("pc:*", "pctest:*")
+
+
+class ExternalRedis:
+    """The server named by ``REDIS_URL``: shared, so it is never stopped or FLUSHALLed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        probe = redis.Redis.from_url(url)
+        kwargs = probe.connection_pool.connection_kwargs
+        self.host = kwargs.get("host", "127.0.0.1")
+        self.port = kwargs.get("port", 6379)
+        probe.close()
+
+    def __repr__(self) -> str:
+        return f"<ExternalRedis {self.url}>"
+
+    running = True
+
+    def client(self, **kwargs: Any) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **kwargs)
+
+    def flush(self) -> None:
+        """Delete only keys this suite writes (``pc:*``, ``pctest:*``): SCAN + UNLINK."""
+        client = self.client()
+        try:
+            for pattern in FLUSH_PATTERNS:
+                batch: list[bytes] = []
+                for key in client.scan_iter(match=pattern, count=1000):
+                    batch.append(key)
+                    if len(batch) >= 500:
+                        client.unlink(*batch)
+                        batch.clear()
+                if batch:
+                    client.unlink(*batch)
+        finally:
+            client.close()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        pytest.skip("needs a private redis-server (REDIS_URL points at a shared one)")
+
+    start = stop = restart = pause = _refuse
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer | ExternalRedis]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield ExternalRedis(url)
+        return
+    server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_factory() -> Iterator[Callable[..., RedisServer]]:
+    """``redis_factory(*extra_args, data_dir=None)`` starts a private redis-server, stopped
+    after the test. With ``data_dir`` its files outlive ``stop()`` (e.g. with AOF on)."""
+    servers: list[RedisServer] = []
+
+    def start(*extra_args: str, data_dir: str | os.PathLike[str] | None = None) -> RedisServer:
+        server = RedisServer(extra_args=extra_args, data_dir=data_dir)
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def caches_for(url: str) -> dict[str, dict[str, Any]]:
+    """The session's ``CACHES``: django-redis, LocMem and Django's RedisCache."""
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "pctest",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+        },
+        "locmem": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "djredis": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": "pctest",
+        },
+    }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_caches(redis_server: RedisServer | ExternalRedis) -> Iterator[None]:
+    override = override_settings(CACHES=caches_for(redis_server.url))
+    override.enable()
+    try:
+        yield
+    finally:
+        override.disable()
+
+
+def reset_pagecache_state() -> None:
+    """Forget everything pagecache derived from settings (cached clients, stores, ...)."""
+    from pagecache import conf
+
+    conf.settings.reload()
+    for hook in list(conf._reload_hooks):
+        hook()
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(redis_server: RedisServer | ExternalRedis) -> Iterator[None]:
+    redis_server.flush()
+    reset_pagecache_state()
+    yield
+
+
+def database_is_postgres() -> bool:
+    from django.db import connections
+
+    return connections["default"].vendor == "postgresql"
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+POSTGRES_REASON = (
+    "needs PostgreSQL: set DATABASE_URL=postgres://... or run one on 127.0.0.1:5432 "
+    "(the default database is {vendor})"
+)
+
+
+def _postgres_missing(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("postgres") is None or database_is_postgres():
+        return None
+    from django.db import connections
+
+    return POSTGRES_REASON.format(vendor=connections["default"].vendor)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _postgres_missing(item)
+    if reason and not _in_ci():
+        pytest.skip(reason)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    # In CI a missing PostgreSQL is a failure, never a quiet skip.
+    reason = _postgres_missing(item)
+    if reason and _in_ci():
+        pytest.fail(f"CI=true: {reason}", pytrace=False)
