@@ -1,1 +1,46 @@
 """pagecache: page and fragment caching for Django on Redis, with tag-based purging."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__all__ = [
+    # caching views
+    "cache_page",
+    "exempt",
+    # tags and purging
+    "add_tags",
+    "model_tag",
+    "purge_tags",
+    # errors
+    "PageCacheError",
+    "PurgeError",
+    "InvalidTag",
+]
+
+# Imported lazily so that `import pagecache` (e.g. from settings.py) never loads Django models.
+_LAZY = {
+    "cache_page": "pagecache.decorators",
+    "exempt": "pagecache.decorators",
+    "add_tags": "pagecache.tags",
+    "model_tag": "pagecache.tags",
+    "purge_tags": "pagecache.purge",
+    "PageCacheError": "pagecache.exceptions",
+    "PurgeError": "pagecache.exceptions",
+    "InvalidTag": "pagecache.exceptions",
+}
+
+if TYPE_CHECKING:
+    from .decorators import cache_page, exempt
+    from .exceptions import InvalidTag, PageCacheError, PurgeError
+    from .purge import purge_tags
+    from .tags import add_tags, model_tag
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pagecache' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(module), name)

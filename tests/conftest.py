@@ -123,11 +123,12 @@ def _session_caches(redis_server: RedisServer | ExternalRedis) -> Iterator[None]
 
 def reset_pagecache_state() -> None:
     """Forget everything pagecache derived from settings (cached clients, stores, ...)."""
-    from pagecache import conf
+    from pagecache import conf, purge
 
     conf.settings.reload()
     for hook in list(conf._reload_hooks):
         hook()
+    purge.forget_pending()
 
 
 @pytest.fixture(autouse=True)

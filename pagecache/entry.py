@@ -1,0 +1,186 @@
+"""The stored form of a page or fragment: a compact, versioned byte string.
+
+Layout (format 1)::
+
+    b"PC1 " start ttl_ms stale_ms tag1 tag2 ... b"\\n"   header, read by Python and by Lua
+    codec byte (b"0" raw, b"z" zlib, b"s" zstd)
+    payload: b"STATUS REASON\\r\\n" headers b"\\r\\n" body   (compressed as a whole)
+
+The header is plain ASCII-ish text so the Redis lookup script can check tag versions
+without decoding the body. ``start`` is the purge clock read when the render began
+(see :mod:`pagecache.purge`); it is what makes a render that raced a purge stale.
+Anything that does not parse — an older or newer format, a foreign value, a truncated
+or corrupt payload, a codec this Python lacks — loads as ``None`` and is a miss.
+
+:func:`judge` is the freshness rule, shared by the Lua script and the generic store.
+"""
+
+from __future__ import annotations
+
+import enum
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+try:  # Python 3.14+ ships zstd; older ones use the zstandard wheel.
+    from compression import zstd as _zstd_std  # type: ignore[import-not-found,unused-ignore]
+
+    def _zstd_compress(data: bytes) -> bytes:
+        return bytes(_zstd_std.compress(data, level=3))
+
+    def _zstd_decompress(data: bytes) -> bytes:
+        return bytes(_zstd_std.decompress(data))
+
+    HAVE_ZSTD = True
+except ImportError:
+    try:
+        import zstandard as _zstandard
+
+        _ZC = _zstandard.ZstdCompressor(level=3)
+        _ZD = _zstandard.ZstdDecompressor()
+
+        def _zstd_compress(data: bytes) -> bytes:
+            return _ZC.compress(data)
+
+        def _zstd_decompress(data: bytes) -> bytes:
+            return _ZD.decompress(data)
+
+        HAVE_ZSTD = True
+    except ImportError:  # pragma: no cover - exercised only without zstandard installed
+        HAVE_ZSTD = False
+
+MAGIC = b"PC1 "
+VARY_MAGIC = b"PCV "
+#: Bodies at least this large are compressed; below it compression costs more than it saves.
+COMPRESS_MIN_BYTES = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A stored response (or fragment, with status 0) and what decides its freshness."""
+
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    tags: tuple[str, ...]
+    #: Purge clock when the render began: any tag purged after it makes the entry stale.
+    start: int
+    ttl: int
+    stale_ttl: int
+
+
+def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
+    """Encode ``entry``; the result starts with :data:`MAGIC`."""
+    header = b"%b%d %d %d" % (MAGIC, entry.start, entry.ttl * 1000, entry.stale_ttl * 1000)
+    if entry.tags:
+        header += b" " + " ".join(entry.tags).encode("utf-8")
+    lines = [f"{entry.status} {entry.reason}"]
+    lines.extend(f"{name}: {value}" for name, value in entry.headers)
+    payload = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + entry.body
+    codec = b"0"
+    if len(payload) >= compress_min:
+        if HAVE_ZSTD:
+            codec, payload = b"s", _zstd_compress(payload)
+        else:
+            codec, payload = b"z", zlib.compress(payload, 1)
+    return header + b"\n" + codec + payload
+
+
+def loads(data: object) -> Entry | None:
+    """Decode a stored value; ``None`` for anything that is not a readable format-1 entry."""
+    if not isinstance(data, bytes) or not data.startswith(MAGIC):
+        return None
+    try:
+        newline = data.index(b"\n")
+        fields = data[len(MAGIC) : newline].decode("utf-8").split(" ")
+        start, ttl_ms, stale_ms = int(fields[0]), int(fields[1]), int(fields[2])
+        tags = tuple(fields[3:])
+        codec, payload = data[newline + 1 : newline + 2], data[newline + 2 :]
+        if codec == b"s":
+            if not HAVE_ZSTD:
+                return None
+            payload = _zstd_decompress(payload)
+        elif codec == b"z":
+            payload = zlib.decompress(payload)
+        elif codec != b"0":
+            return None
+        head, body = payload.split(b"\r\n\r\n", 1)
+        status_line, *header_lines = head.decode("utf-8").split("\r\n")
+        status_text, _, reason = status_line.partition(" ")
+        headers = tuple(_split_header(line) for line in header_lines)
+        return Entry(
+            int(status_text), reason, headers, body, tags, start, ttl_ms // 1000, stale_ms // 1000
+        )
+    except Exception:
+        # Corrupt or foreign data (including any decompressor error) is a miss, never a 500.
+        return None
+
+
+def _split_header(line: str) -> tuple[str, str]:
+    name, value = line.split(": ", 1)
+    return name, value
+
+
+def dumps_vary(names: Iterable[str]) -> bytes:
+    """The marker stored under a page's base key when its responses carry ``Vary``."""
+    return VARY_MAGIC + " ".join(names).encode("ascii")
+
+
+def loads_vary(data: object) -> tuple[str, ...] | None:
+    """Header names from a ``Vary`` marker, or ``None`` if ``data`` is not one."""
+    if not isinstance(data, bytes) or not data.startswith(VARY_MAGIC):
+        return None
+    try:
+        return tuple(data[len(VARY_MAGIC) :].decode("ascii").split())
+    except UnicodeDecodeError:
+        return None
+
+
+class Freshness(enum.Enum):
+    """What a stored entry may be used for right now."""
+
+    FRESH = "fresh"
+    #: Past its TTL, inside its stale window.
+    STALE = "stale"
+    #: A tag was soft-purged after the render began: usable as stale.
+    SOFT_PURGED = "soft-purged"
+    #: A tag was purged after the render began, or the versions were lost: never usable.
+    PURGED = "purged"
+
+
+def judge(
+    *,
+    start: int,
+    tags: Iterable[str],
+    floor: int,
+    hard: Mapping[str, int | None],
+    soft: Mapping[str, int | None],
+    ttl_left_ms: int,
+    stale_ms: int,
+) -> Freshness:
+    """The freshness rule (the Lua lookup script implements the same lines).
+
+    An entry is purged when the floor or any of its tags' hard versions is newer than its
+    render start; soft-purged likewise for soft versions; otherwise it is fresh until only
+    its stale window is left of its key's time to live.
+
+    >>> judge(start=10, tags=["a"], floor=1, hard={"a": 11}, soft={}, ttl_left_ms=5000,
+    ...       stale_ms=1000)
+    <Freshness.PURGED: 'purged'>
+    """
+    if floor > start:
+        return Freshness.PURGED
+    soft_purged = False
+    for tag in tags:
+        hard_version = hard.get(tag)
+        if hard_version is not None and hard_version > start:
+            return Freshness.PURGED
+        soft_version = soft.get(tag)
+        if soft_version is not None and soft_version > start:
+            soft_purged = True
+    if soft_purged:
+        return Freshness.SOFT_PURGED
+    if ttl_left_ms <= stale_ms:
+        return Freshness.STALE
+    return Freshness.FRESH

@@ -1,0 +1,30 @@
+"""``PageCacheMiddleware``: the page cache as one middleware, placed first in MIDDLEWARE.
+
+Thin on purpose: every decision is in :mod:`pagecache.policy`, the flow in
+:mod:`pagecache.pages`. Being first means a hit is answered before any other
+middleware or the view runs, and a miss sees the final response (cookies, Vary)
+that every other middleware produced.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .pages import GetResponse, serve
+from .tags import render_state
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponseBase
+
+
+class PageCacheMiddleware:
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        # Tell @cache_page below that this request is handled here, cached or bypassed.
+        render_state(request).handled = True
+        return serve(request, self.get_response)

@@ -1,0 +1,389 @@
+"""The one layer that talks to the cache.
+
+Two implementations of one small interface:
+
+* :class:`RedisStore` — the fast path for django-redis and Django's own ``RedisCache``.
+  It takes the backend's redis-py client and runs two Lua scripts: ``lookup`` reads an
+  entry *and* checks its tags' purge versions in one round trip; ``purge`` stamps tags
+  with the next value of a purge clock in one round trip. All tag versions, the clock
+  and the floor live in one hash, so eviction loses all of them or none (see
+  docs/design.md for why that makes purges eviction-safe).
+* :class:`DjangoCacheStore` — any other Django cache backend, through the cache API.
+  Two round trips per hit, wall-clock versions, one key per tag.
+
+Every cache error is converted to :class:`StoreUnavailable` here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from . import keys
+from .conf import on_reload, settings
+from .entry import VARY_MAGIC, Freshness, judge, loads
+from .exceptions import StoreUnavailable
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
+
+
+class State(enum.Enum):
+    MISS = "miss"
+    FRESH = "fresh"
+    STALE = "stale"
+    SOFT_PURGED = "soft-purged"
+    PURGED = "purged"
+    UNREADABLE = "unreadable"
+    VARY = "vary"
+
+
+_FRESHNESS_STATE = {
+    Freshness.FRESH: State.FRESH,
+    Freshness.STALE: State.STALE,
+    Freshness.SOFT_PURGED: State.SOFT_PURGED,
+    Freshness.PURGED: State.PURGED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """The result of one lookup: a state, the raw value when usable, and the purge clock."""
+
+    state: State
+    clock: int
+    value: bytes | None = None
+    ttl_left_ms: int = 0
+
+
+class Store(Protocol):
+    """What the page and fragment layers need from a cache."""
+
+    def lookup(self, key: str) -> Lookup: ...
+
+    def save(self, key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None) -> None:
+        """Store ``value``; with ``vary=(base_key, marker)`` also (re)write the Vary marker."""
+
+    def purge(self, tags: Sequence[str], soft: bool) -> int:
+        """Stamp ``tags`` with a new version; return the clock value used."""
+
+
+# -- Redis fast path ------------------------------------------------------------------------
+
+# Shared Lua helpers: server time in microseconds, the clock/floor pair (recreated at "now"
+# when lost, which makes every older entry stale), and integer formatting without exponents.
+_LUA_PRELUDE = """
+local function fmt(x) return string.format('%.0f', x) end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function clock_floor(h)
+  local ok, meta = pcall(redis.call, 'HMGET', h, 'floor', 'clock')
+  if not ok then redis.call('DEL', h); meta = {false, false} end
+  local floor, clk = tonumber(meta[1]), tonumber(meta[2])
+  if not floor or not clk then
+    floor = now_us() + 1
+    clk = floor
+    redis.call('HSET', h, 'floor', fmt(floor), 'clock', fmt(clk))
+  end
+  return floor, clk
+end
+"""
+
+# KEYS: entry key, tag-versions hash. Returns {code, ...}; codes match _LOOKUP_STATES.
+_LOOKUP_LUA = (
+    _LUA_PRELUDE
+    + """
+local floor, clk = clock_floor(KEYS[2])
+local ok, v = pcall(redis.call, 'GET', KEYS[1])
+if not ok then return {4, clk} end
+if not v then return {0, clk} end
+local magic = string.sub(v, 1, 4)
+if magic == 'PCV ' then return {6, clk, v} end
+if magic ~= 'PC1 ' then return {4, clk} end
+local nl = string.find(v, '\\n', 5, true)
+if not nl then return {4, clk} end
+local f = {}
+for w in string.gmatch(string.sub(v, 5, nl - 1), '%S+') do f[#f + 1] = w end
+local start, stale_ms = tonumber(f[1]), tonumber(f[3])
+if not start or not stale_ms then return {4, clk} end
+-- A start later than the clock was never handed out by this clock: forged or pre-reset.
+if start > clk then return {4, clk} end
+if floor > start then return {5, clk} end
+local code = 1
+local i = 4
+while i <= #f do
+  local names = {}
+  local last = math.min(#f, i + 199)
+  for j = i, last do
+    names[#names + 1] = 'h:' .. f[j]
+    names[#names + 1] = 's:' .. f[j]
+  end
+  local vers = redis.call('HMGET', KEYS[2], unpack(names))
+  for j = 1, #vers, 2 do
+    local h, s = vers[j], vers[j + 1]
+    if (h and not tonumber(h)) or (s and not tonumber(s)) then
+      -- An unreadable version: count it as a purge happening now, and write it so.
+      clk = math.max(clk + 1, now_us())
+      redis.call('HSET', KEYS[2], 'clock', fmt(clk), names[j], fmt(clk), names[j + 1], fmt(clk))
+      return {5, clk}
+    end
+    if h and tonumber(h) > start then return {5, clk} end
+    if s and tonumber(s) > start then code = 3 end
+  end
+  i = last + 1
+end
+local pttl = redis.call('PTTL', KEYS[1])
+if code == 1 and pttl >= 0 and pttl <= stale_ms then code = 2 end
+return {code, clk, v, pttl}
+"""
+)
+
+# KEYS: tag-versions hash. ARGV: 'h' (hard) | 's' (soft) | 'f' (floor: everything), tags...
+_PURGE_LUA = (
+    _LUA_PRELUDE
+    + """
+local floor, clk = clock_floor(KEYS[1])
+local v = math.max(clk + 1, now_us())
+redis.call('HSET', KEYS[1], 'clock', fmt(v))
+if ARGV[1] == 'f' then redis.call('HSET', KEYS[1], 'floor', fmt(v)) end
+local i = 2
+while i <= #ARGV do
+  local args = {}
+  local last = math.min(#ARGV, i + 199)
+  for j = i, last do
+    args[#args + 1] = ARGV[1] .. ':' .. ARGV[j]
+    args[#args + 1] = fmt(v)
+  end
+  redis.call('HSET', KEYS[1], unpack(args))
+  i = last + 1
+end
+return v
+"""
+)
+
+_LOOKUP_STATES = {
+    0: State.MISS,
+    1: State.FRESH,
+    2: State.STALE,
+    3: State.SOFT_PURGED,
+    4: State.UNREADABLE,
+    5: State.PURGED,
+    6: State.VARY,
+}
+
+
+class RedisStore:
+    """Store on a redis-py client: one round trip per lookup and per purge."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self.client = client
+        self.tags_key = keys.tag_versions_key(prefix)
+        self._lookup = client.register_script(_LOOKUP_LUA)
+        self._purge = client.register_script(_PURGE_LUA)
+
+    def lookup(self, key: str) -> Lookup:
+        with _converted_errors():
+            reply = self._lookup(keys=[key, self.tags_key])
+        try:
+            state = _LOOKUP_STATES[int(reply[0])]
+            clock = int(reply[1])
+            if state is State.VARY:
+                return Lookup(state, clock, bytes(reply[2]))
+            if len(reply) >= 4:
+                return Lookup(state, clock, bytes(reply[2]), int(reply[3]))
+            return Lookup(state, clock)
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc
+
+    def save(self, key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None) -> None:
+        with _converted_errors():
+            if vary is None:
+                self.client.set(key, value, px=timeout * 1000)
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                pipe.set(vary[0], vary[1], px=timeout * 1000)
+                pipe.set(key, value, px=timeout * 1000)
+                pipe.execute()
+
+    def purge(self, tags: Sequence[str], soft: bool) -> int:
+        with _converted_errors():
+            return int(self._purge(keys=[self.tags_key], args=["s" if soft else "h", *tags]))
+
+    def purge_all(self) -> int:
+        """Raise the floor: every entry stored so far becomes stale (O(1))."""
+        with _converted_errors():
+            return int(self._purge(keys=[self.tags_key], args=["f"]))
+
+
+@contextmanager
+def _converted_errors() -> Iterator[None]:
+    """Turn redis-py and socket errors into :class:`StoreUnavailable`."""
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+# -- any Django cache backend ---------------------------------------------------------------
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class DjangoCacheStore:
+    """Store through the Django cache API, for backends without a Redis client.
+
+    Versions are wall-clock microseconds of the app servers (keep their clocks in sync),
+    one cache key per tag. A missing tag version or floor is recreated as "now" and the
+    entry read is treated as purged, so eviction costs misses, never stale content.
+    """
+
+    def __init__(self, cache: BaseCache, prefix: str) -> None:
+        self.cache = cache
+        self.prefix = prefix
+        self.floor_key = f"{prefix}:floor"
+
+    def _tag_key(self, kind: str, tag: str) -> str:
+        return f"{self.prefix}:tv{kind}:{keys._digest(tag)}"
+
+    def lookup(self, key: str) -> Lookup:
+        with _django_errors():
+            found = self.cache.get_many([key, self.floor_key])
+            now = _now_us()
+            floor = found.get(self.floor_key)
+            if not isinstance(floor, int):
+                floor = now + 1
+                self.cache.set(self.floor_key, floor, None)
+            now = max(now, floor)  # a render starting now must not predate the floor
+            stored = found.get(key)
+            if stored is None:
+                return Lookup(State.MISS, now)
+            if not (
+                isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], bytes)
+            ):
+                return Lookup(State.UNREADABLE, now)
+            expires_ms, value = stored
+            if value.startswith(VARY_MAGIC):
+                return Lookup(State.VARY, now, value)
+            entry = loads(value)
+            if entry is None:
+                return Lookup(State.UNREADABLE, now)
+            hard_keys = {self._tag_key("h", t): t for t in entry.tags}
+            soft_keys = {self._tag_key("s", t): t for t in entry.tags}
+            versions = self.cache.get_many([*hard_keys, *soft_keys]) if hard_keys else {}
+            hard: dict[str, int | None] = {}
+            for tag_key, tag in hard_keys.items():
+                version = versions.get(tag_key)
+                if not isinstance(version, int):
+                    # Lost or never written: assume a purge we cannot see happened just now.
+                    self.cache.add(tag_key, now, None)
+                    return Lookup(State.PURGED, now)
+                hard[tag] = version
+            soft = {tag: versions.get(k) for k, tag in soft_keys.items()}
+            ttl_left_ms = int(expires_ms) - now // 1000
+            freshness = judge(
+                start=entry.start,
+                tags=entry.tags,
+                floor=floor,
+                hard=hard,
+                soft={t: v for t, v in soft.items() if isinstance(v, int)},
+                ttl_left_ms=ttl_left_ms,
+                stale_ms=entry.stale_ttl * 1000,
+            )
+            return Lookup(_FRESHNESS_STATE[freshness], now, value, ttl_left_ms)
+
+    def save(self, key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None) -> None:
+        entry = loads(value)
+        with _django_errors():
+            expires_ms = _now_us() // 1000 + timeout * 1000
+            items: dict[str, object] = {key: (expires_ms, value)}
+            if vary is not None:
+                items[vary[0]] = (expires_ms, vary[1])
+            self.cache.set_many(items, timeout)
+            if entry is not None:
+                # A tag never purged gets its first version: the render's own start.
+                for tag in entry.tags:
+                    self.cache.add(self._tag_key("h", tag), entry.start, None)
+
+    def purge(self, tags: Sequence[str], soft: bool) -> int:
+        with _django_errors():
+            now = _now_us()
+            kind = "s" if soft else "h"
+            self.cache.set_many({self._tag_key(kind, t): now for t in tags}, None)
+            return now
+
+    def purge_all(self) -> int:
+        with _django_errors():
+            now = _now_us()
+            self.cache.set(self.floor_key, now, None)
+            return now
+
+
+@contextmanager
+def _django_errors() -> Iterator[None]:
+    """Turn any cache-backend error into :class:`StoreUnavailable`.
+
+    Django backends raise their own errors (django-redis ``ConnectionInterrupted``,
+    pymemcache, database errors): all of them mean the cache is unusable right now.
+    """
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+# -- choosing a store -----------------------------------------------------------------------
+
+
+def redis_client_of(cache: BaseCache) -> Any | None:
+    """The redis-py client behind a django-redis or Django ``RedisCache`` backend, if any."""
+    module = type(cache).__module__
+    try:
+        if module.startswith("django_redis"):
+            client = cache.client.get_client(write=True)  # type: ignore[attr-defined]
+        elif module == "django.core.cache.backends.redis":
+            client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        else:
+            return None
+    except (AttributeError, TypeError):
+        return None  # a sharded or custom client: use the generic path
+    pool_kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    if pool_kwargs.get("decode_responses"):
+        return None  # entries are bytes; a decoding client cannot return them intact
+    return client
+
+
+_store: Store | None = None
+
+
+def get_store() -> Store:
+    """The store for ``PAGECACHE["CACHE"]``, built once per settings change."""
+    global _store
+    if _store is None:
+        from django.core.cache import caches
+
+        cache = caches[settings.CACHE]
+        client = redis_client_of(cache)
+        _store = (
+            RedisStore(client, settings.KEY_PREFIX)
+            if client is not None
+            else DjangoCacheStore(cache, settings.KEY_PREFIX)
+        )
+    return _store
+
+
+@on_reload
+def reset_store() -> None:
+    global _store
+    _store = None

@@ -1,0 +1,156 @@
+"""Views for the page-cache tests. Each counts its renders in RENDERS."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from django.http import HttpResponse, StreamingHttpResponse
+from django.middleware.csrf import get_token
+from django.urls import path
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import cache_control, never_cache
+
+import pagecache
+
+RENDERS: Counter[str] = Counter()
+#: Hooks for race tests: a view sets `started` then waits for `proceed`.
+HOOKS: dict[str, threading.Event] = {}
+
+
+def counted(name):
+    RENDERS[name] += 1
+    return RENDERS[name]
+
+
+def page(request):
+    n = counted("page")
+    pagecache.add_tags(request, "page", request.GET.get("tag", "page:default"))
+    response = HttpResponse(f"<p>page render {n}</p>" + "x" * 3000)
+    response["ETag"] = '"page-etag"'
+    response["Last-Modified"] = "Mon, 02 Nov 2026 10:00:00 GMT"
+    response["X-Custom"] = "kept"
+    return response
+
+
+def other(request):
+    n = counted("other")
+    pagecache.add_tags(request, "other")
+    return HttpResponse(f"other render {n}")
+
+
+def by_language(request):
+    counted("lang")
+    response = HttpResponse(f"lang={request.headers.get('Accept-Language', '')}")
+    patch_vary_headers(response, ["Accept-Language"])
+    return response
+
+
+def by_host(request):
+    counted("host")
+    return HttpResponse(f"host={request.get_host()}")
+
+
+def status(request, code):
+    counted(f"status{code}")
+    return HttpResponse(f"status {code}", status=code)
+
+
+def streaming(request):
+    counted("streaming")
+    return StreamingHttpResponse(iter([b"a", b"b"]))
+
+
+def sets_cookie(request):
+    counted("cookie")
+    response = HttpResponse("cookie")
+    response.set_cookie("theme", "dark")
+    return response
+
+
+@cache_control(private=True)
+def private(request):
+    counted("private")
+    return HttpResponse("private")
+
+
+@cache_control(no_store=True)
+def no_store(request):
+    counted("no_store")
+    return HttpResponse("no-store")
+
+
+@never_cache
+def never(request):
+    counted("never")
+    return HttpResponse("never")
+
+
+def vary_star(request):
+    counted("vary_star")
+    response = HttpResponse("vary star")
+    response["Vary"] = "*"
+    return response
+
+
+def csrf(request):
+    counted("csrf")
+    return HttpResponse(f'<input name="csrfmiddlewaretoken" value="{get_token(request)}">')
+
+
+def big(request):
+    counted("big")
+    return HttpResponse(b"x" * 5000)
+
+
+@pagecache.exempt
+def exempt(request):
+    counted("exempt")
+    return HttpResponse("exempt")
+
+
+@pagecache.cache_page(ttl=120, stale_ttl=5, tags=["decorated"])
+def decorated(request):
+    n = counted("decorated")
+    return HttpResponse(f"decorated {n}")
+
+
+def slow(request):
+    """Blocks between reading its data and returning, so a purge can land mid-render."""
+    n = counted("slow")
+    pagecache.add_tags(request, "slow")
+    started, proceed = HOOKS.get("started"), HOOKS.get("proceed")
+    if started is not None and proceed is not None:
+        started.set()
+        proceed.wait(10)
+    return HttpResponse(f"slow render {n}")
+
+
+def article(request, pk):
+    from tests.testapp.models import Article
+
+    obj = Article.objects.get(pk=pk)
+    counted("article")
+    pagecache.add_tags(request, obj)
+    return HttpResponse(f"title={obj.title}")
+
+
+urlpatterns = [
+    path("page/", page),
+    path("other/", other),
+    path("lang/", by_language),
+    path("host/", by_host),
+    path("status/<int:code>/", status),
+    path("streaming/", streaming),
+    path("cookie/", sets_cookie),
+    path("private/", private),
+    path("no-store/", no_store),
+    path("never/", never),
+    path("vary-star/", vary_star),
+    path("csrf/", csrf),
+    path("big/", big),
+    path("exempt/", exempt),
+    path("decorated/", decorated),
+    path("slow/", slow),
+    path("article/<int:pk>/", article),
+]

@@ -1,0 +1,136 @@
+"""Entries round-trip; anything old, new, foreign or corrupt loads as None."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pagecache import entry
+from pagecache.entry import Entry, Freshness, dumps, judge, loads
+
+SAMPLE = Entry(
+    status=200,
+    reason="OK",
+    headers=(("Content-Type", "text/html; charset=utf-8"), ("ETag", '"x"')),
+    body=b"<html>" + b"hello " * 1000 + b"</html>",
+    tags=("blog.article:42", "blog.article"),
+    start=1_795_000_000_000_000,
+    ttl=30,
+    stale_ttl=15,
+)
+
+
+def test_round_trip_compressed():
+    data = dumps(SAMPLE)
+    assert data.startswith(b"PC1 1795000000000000 30000 15000 blog.article:42 blog.article\n")
+    assert len(data) < len(SAMPLE.body) // 4  # compressed
+    assert loads(data) == SAMPLE
+
+
+def test_small_bodies_are_not_compressed():
+    small = Entry(404, "Not Found", (), b"nope", (), 5, 30, 0)
+    data = dumps(small)
+    assert data.endswith(b"\n0404 Not Found\r\n\r\nnope")
+    assert loads(data) == small
+
+
+def test_zlib_entries_load():
+    data = dumps(SAMPLE)
+    header = data.partition(b"\n")[0]
+    payload = dumps(SAMPLE, compress_min=10**9).partition(b"\n")[2][1:]
+    assert loads(header + b"\nz" + zlib.compress(payload)) == SAMPLE
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        "PC1 text not bytes",
+        b"",
+        b"garbage",
+        b"PC2 1 2 3\n0200 OK\r\n\r\nbody",  # a newer format
+        b"PC1 not-a-number 2 3\n0200 OK\r\n\r\nbody",
+        b"PC1 1 2\n0200 OK\r\n\r\nbody",  # missing field
+        b"PC1 1 2 3 no newline",
+        b"PC1 1 2 3\nx200 OK\r\n\r\nbody",  # unknown codec
+        b"PC1 1 2 3\ns\x00\x01garbage",  # corrupt zstd
+        b"PC1 1 2 3\nzgarbage",  # corrupt zlib
+        b"PC1 1 2 3\n0200 OK\r\nno blank line",
+        b"PC1 1 2 3\n0abc OK\r\n\r\nbody",
+        b"PC1 1 2 3\n0200 OK\r\nbad header line\r\n\r\nbody",
+        b"\x80\x04\x95pickled",
+    ],
+)
+def test_unreadable_values_load_as_none(data):
+    assert loads(data) is None
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(data):
+    loads(b"PC1 " + data)
+    loads(data)
+
+
+@given(
+    body=st.binary(max_size=3000),
+    tags=st.lists(
+        st.text(st.characters(blacklist_categories=("Z", "C")), min_size=1, max_size=20),
+        max_size=5,
+        unique=True,
+    ),
+    status=st.integers(100, 599),
+)
+def test_round_trip_property(body, tags, status):
+    e = Entry(
+        status,
+        "Reason Phrase",
+        (("X-A", "1"), ("Content-Type", "text/plain")),
+        body,
+        tuple(tags),
+        123,
+        30,
+        0,
+    )
+    assert loads(dumps(e)) == e
+
+
+def test_vary_marker():
+    marker = entry.dumps_vary(("accept-language", "cookie"))
+    assert entry.loads_vary(marker) == ("accept-language", "cookie")
+    assert entry.loads_vary(dumps(SAMPLE)) is None
+    assert loads(marker) is None
+
+
+def verdict(**kw):
+    args = {
+        "start": 100,
+        "tags": ("a", "b"),
+        "floor": 50,
+        "hard": {},
+        "soft": {},
+        "ttl_left_ms": 40_000,
+        "stale_ms": 30_000,
+    }
+    args.update(kw)
+    return judge(**args)
+
+
+@pytest.mark.parametrize(
+    ("kw", "expected"),
+    [
+        ({}, Freshness.FRESH),
+        ({"hard": {"a": 100}}, Freshness.FRESH),  # purged before the render began
+        ({"hard": {"a": 101}}, Freshness.PURGED),  # purged after the render began
+        ({"floor": 101}, Freshness.PURGED),  # versions lost: everything older is stale
+        ({"floor": 101, "tags": ()}, Freshness.PURGED),
+        ({"soft": {"b": 150}}, Freshness.SOFT_PURGED),
+        ({"soft": {"b": 150}, "hard": {"a": 150}}, Freshness.PURGED),
+        ({"ttl_left_ms": 30_000}, Freshness.STALE),
+        ({"ttl_left_ms": 30_001}, Freshness.FRESH),
+    ],
+)
+def test_judge(kw, expected):
+    assert verdict(**kw) is expected

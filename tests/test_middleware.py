@@ -1,0 +1,298 @@
+"""The page cache through the real middleware stack and Django's test client, on real Redis."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+
+from pagecache import keys
+from tests.pages_urls import RENDERS
+
+MIDDLEWARE = [
+    "pagecache.middleware.PageCacheMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def pages():
+    RENDERS.clear()
+    with override_settings(ROOT_URLCONF="tests.pages_urls", MIDDLEWARE=MIDDLEWARE):
+        yield
+
+
+def test_second_request_is_a_byte_identical_hit(client):
+    first = client.get("/page/")
+    second = client.get("/page/")
+    assert RENDERS["page"] == 1
+    assert first["X-Cache"] == "MISS"
+    assert second["X-Cache"] == "HIT"
+    assert second.status_code == first.status_code == 200
+    assert second.content == first.content
+    assert second.reason_phrase == first.reason_phrase
+    first_headers = {k: v for k, v in first.items() if k not in ("X-Cache",)}
+    second_headers = {k: v for k, v in second.items() if k not in ("X-Cache", "Age")}
+    assert second_headers == first_headers
+    assert int(second["Age"]) >= 0
+
+
+def test_stored_entry_is_compact_and_versioned(client, redis_server):
+    client.get("/page/")
+    raw = redis_server.client().get("pc:p1:http://testserver/page/")
+    assert raw.startswith(b"PC1 ")
+    assert b"page:default" in raw.split(b"\n", 1)[0]
+    assert len(raw) < 1500  # 3 KB body, compressed
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("post", {}),
+        ("get", {"HTTP_AUTHORIZATION": "Bearer abc"}),
+    ],
+)
+def test_ineligible_requests_bypass(client, method, headers):
+    for _ in range(2):
+        response = getattr(client, method)("/other/", **headers)
+        assert response["X-Cache"] == "BYPASS"
+    assert RENDERS["other"] == 2
+
+
+def test_session_cookie_bypasses_and_does_not_read_cache(client):
+    client.get("/other/")  # stored for anonymous visitors
+    client.cookies["sessionid"] = "abc"
+    response = client.get("/other/")
+    assert response["X-Cache"] == "BYPASS"
+    assert response.content == b"other render 2"
+
+
+@override_settings(PAGECACHE={"BYPASS_COOKIES": ["member"]})
+def test_bypass_cookies_setting_is_honoured(client):
+    client.get("/other/")
+    client.cookies["member"] = "1"
+    assert client.get("/other/")["X-Cache"] == "BYPASS"
+
+
+@override_settings(PAGECACHE={"ANONYMOUS_ONLY": False, "BYPASS_COOKIES": ["member"]})
+def test_anonymous_only_off_ignores_bypass_cookies(client):
+    client.cookies["member"] = "1"
+    client.get("/other/")
+    assert client.get("/other/")["X-Cache"] == "HIT"
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("/status/500/", "status500"),
+        ("/status/302/", "status302"),
+        ("/streaming/", "streaming"),
+        ("/cookie/", "cookie"),
+        ("/private/", "private"),
+        ("/no-store/", "no_store"),
+        ("/never/", "never"),
+        ("/vary-star/", "vary_star"),
+        ("/csrf/", "csrf"),
+    ],
+)
+def test_unstorable_responses_are_rendered_every_time(client, url, name):
+    for _ in range(2):
+        assert client.get(url)["X-Cache"] == "MISS"
+    assert RENDERS[name] == 2
+
+
+@override_settings(PAGECACHE={"MAX_ENTRY_BYTES": 4096})
+def test_body_over_max_entry_bytes_is_not_stored(client):
+    client.get("/big/")
+    assert client.get("/big/")["X-Cache"] == "MISS"
+    assert RENDERS["big"] == 2
+
+
+@pytest.mark.parametrize("code", [404, 410, 301])
+def test_cacheable_statuses_are_stored(client, code):
+    client.get(f"/status/{code}/")
+    response = client.get(f"/status/{code}/")
+    assert response["X-Cache"] == "HIT"
+    assert response.status_code == code
+
+
+@override_settings(PAGECACHE={"STATUS_CODES": [200]})
+def test_status_codes_setting_is_honoured(client):
+    client.get("/status/404/")
+    assert client.get("/status/404/")["X-Cache"] == "MISS"
+
+
+def test_query_is_normalized_and_tracking_params_ignored(client):
+    client.get("/page/?b=2&a=1&utm_source=news")
+    response = client.get("/page/?a=1&b=2&gclid=zzz")
+    assert response["X-Cache"] == "HIT"
+    assert client.get("/page/?a=1&b=3")["X-Cache"] == "MISS"
+    assert RENDERS["page"] == 2
+
+
+def test_vary_gives_one_entry_per_header_value(client):
+    de = client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
+    fr = client.get("/lang/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert (de["X-Cache"], fr["X-Cache"]) == ("MISS", "MISS")
+    de2 = client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
+    fr2 = client.get("/lang/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert (de2["X-Cache"], fr2["X-Cache"]) == ("HIT", "HIT")
+    assert (de2.content, fr2.content) == (b"lang=de", b"lang=fr")
+    assert RENDERS["lang"] == 2
+
+
+def test_vary_is_learnt_from_redis_by_a_fresh_process(client):
+    from pagecache import pages
+
+    client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
+    pages._vary_names.clear()  # as in another worker process that never saw this page
+    response = client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
+    assert response["X-Cache"] == "HIT"
+    assert response.content == b"lang=de"
+    assert client.get("/lang/", HTTP_ACCEPT_LANGUAGE="it")["X-Cache"] == "MISS"
+
+
+def test_each_host_has_its_own_entry(client):
+    assert client.get("/host/", HTTP_HOST="example.com").content == b"host=example.com"
+    other = client.get("/host/", HTTP_HOST="other.example.com")
+    assert other.content == b"host=other.example.com"
+    assert other["X-Cache"] == "MISS"
+    assert client.get("/host/", HTTP_HOST="example.com")["X-Cache"] == "HIT"
+    assert RENDERS["host"] == 2
+
+
+def test_disallowed_host_is_never_stored(client, redis_server):
+    for _ in range(2):
+        response = client.get("/host/", HTTP_HOST="evil.invalid")
+        assert response.status_code == 400
+        assert response["X-Cache"] == "BYPASS"
+    assert not list(redis_server.client().scan_iter("pc:p1:*evil*"))
+
+
+def test_head_is_served_from_the_get_entry_without_body(client):
+    get = client.get("/page/")
+    head = client.head("/page/")
+    assert head["X-Cache"] == "HIT"
+    assert head.content == b""
+    assert head["Content-Type"] == get["Content-Type"]
+    assert RENDERS["page"] == 1
+
+
+def test_head_miss_does_not_store(client):
+    assert client.head("/other/")["X-Cache"] == "MISS"
+    assert client.get("/other/")["X-Cache"] == "MISS"
+
+
+def test_hit_answers_if_none_match_with_304(client):
+    client.get("/page/")
+    response = client.get("/page/", HTTP_IF_NONE_MATCH='"page-etag"')
+    assert response.status_code == 304
+    assert response["ETag"] == '"page-etag"'
+    assert response.content == b""
+    assert response["X-Cache"] == "HIT"
+    assert client.get("/page/", HTTP_IF_NONE_MATCH='"stale"').status_code == 200
+
+
+def test_hit_answers_if_modified_since_with_304(client):
+    client.get("/page/")
+    response = client.get("/page/", HTTP_IF_MODIFIED_SINCE="Tue, 03 Nov 2026 10:00:00 GMT")
+    assert response.status_code == 304
+    older = client.get("/page/", HTTP_IF_MODIFIED_SINCE="Sun, 01 Nov 2026 10:00:00 GMT")
+    assert older.status_code == 200
+    assert RENDERS["page"] == 1
+
+
+def test_entry_in_its_stale_window_is_rendered_again(client, redis_server):
+    client.get("/other/")
+    key = keys.page_key("pc", "http", "testserver", "/other/", "")
+    # Leave the entry only its stale window (STALE_TTL = 30 s) to live: its TTL is over.
+    redis_server.client().pexpire(key, 29_000)
+    response = client.get("/other/")
+    assert response["X-Cache"] == "MISS"
+    assert response.content == b"other render 2"
+    assert client.get("/other/")["X-Cache"] == "HIT"
+
+
+@override_settings(PAGECACHE={"TTL": 1, "STALE_TTL": 0})
+def test_entry_expires_after_ttl(client, redis_server):
+    client.get("/other/")
+    key = keys.page_key("pc", "http", "testserver", "/other/", "")
+    ttl = redis_server.client().pttl(key)
+    assert 0 < ttl <= 1000
+    wait_until(lambda: not redis_server.client().exists(key), timeout=3)
+    assert client.get("/other/").content == b"other render 2"
+
+
+def test_exempt_view_is_never_cached_and_headers_untouched(client):
+    for _ in range(2):
+        response = client.get("/exempt/")
+        assert response["X-Cache"] == "BYPASS"
+        assert "Cache-Control" not in response
+    assert RENDERS["exempt"] == 2
+
+
+def test_cache_page_sets_ttl_and_tags_under_the_middleware(client, redis_server):
+    import pagecache
+
+    client.get("/decorated/")
+    key = keys.page_key("pc", "http", "testserver", "/decorated/", "")
+    assert 120_000 < redis_server.client().pttl(key) <= 125_000
+    assert client.get("/decorated/")["X-Cache"] == "HIT"
+    pagecache.purge_tags("decorated")
+    assert client.get("/decorated/").content == b"decorated 2"
+
+
+@override_settings(PAGECACHE={"STATUS_HEADER": None})
+def test_status_header_can_be_disabled(client):
+    client.get("/other/")
+    response = client.get("/other/")
+    assert "X-Cache" not in response
+    assert RENDERS["other"] == 1
+
+
+@override_settings(PAGECACHE={"STATUS_HEADER": "X-Page-Cache"})
+def test_status_header_name_is_configurable(client):
+    client.get("/other/")
+    assert client.get("/other/")["X-Page-Cache"] == "HIT"
+
+
+@override_settings(PAGECACHE={"TAG_HEADER": "Cache-Tag"})
+def test_tag_header_lists_the_page_tags(client):
+    first = client.get("/page/?tag=blog.article:42")
+    assert first["Cache-Tag"] == "page blog.article:42"
+    assert client.get("/page/?tag=blog.article:42")["Cache-Tag"] == "page blog.article:42"
+
+
+@override_settings(PAGECACHE={"KEY_PREFIX": "site2"})
+def test_key_prefix_is_used_for_every_key(client, redis_server):
+    client.get("/page/")
+    assert redis_server.client().exists("site2:p1:http://testserver/page/", "site2:tags") == 2
+    assert not redis_server.client().exists("pc:tags")
+
+
+def test_cache_page_works_without_the_middleware(redis_server):
+    without = [m for m in MIDDLEWARE if "pagecache" not in m]
+    with override_settings(MIDDLEWARE=without):
+        client = Client()
+        first = client.get("/decorated/")
+        second = client.get("/decorated/")
+    assert first.content == second.content == b"decorated 1"
+    assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+    key = keys.page_key("pc", "http", "testserver", "/decorated/", "")
+    assert 120_000 < redis_server.client().pttl(key) <= 125_000
+
+
+def wait_until(predicate, timeout):
+    """Poll a condition that depends on real time passing (key expiry), with a deadline."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)

@@ -1,0 +1,339 @@
+"""purge_tags and its six promises (SPEC §6), against a real redis-server and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.http import HttpRequest
+from django.test import Client, override_settings
+
+import pagecache
+from pagecache import purge
+from pagecache.store import get_store
+from tests.pages_urls import HOOKS, RENDERS
+from tests.test_middleware import MIDDLEWARE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def pages():
+    RENDERS.clear()
+    HOOKS.clear()
+    with override_settings(ROOT_URLCONF="tests.pages_urls", MIDDLEWARE=MIDDLEWARE):
+        yield
+
+
+# -- tags -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "named"),
+    [
+        ("", "''"),
+        ("two words", "'two words'"),
+        ("tab\there", "'tab\\there'"),
+        ("ctrl\x07", "'ctrl\\x07'"),
+        ("x" * 251, "251 characters"),
+        (42, "42"),
+        (None, "None"),
+        (b"bytes", "b'bytes'"),
+    ],
+)
+def test_invalid_tags_raise_value_error_naming_them(bad, named):
+    with pytest.raises(ValueError, match=named.replace("\\", "\\\\").replace("(", r"\(")):
+        pagecache.purge_tags(bad)
+    with pytest.raises(ValueError):
+        pagecache.add_tags(HttpRequest(), bad)
+
+
+def test_model_tag_for_classes_and_instances():
+    from tests.testapp.models import Article
+
+    assert pagecache.model_tag(Article) == "testapp.article"
+    assert pagecache.model_tag(Article(pk=42)) == "testapp.article:42"
+    with pytest.raises(ValueError, match="no primary key"):
+        pagecache.model_tag(Article())
+    with pytest.raises(ValueError, match="not a model"):
+        pagecache.model_tag("testapp.article")
+
+
+def test_purging_a_model_instance_purges_its_page(client):
+    from tests.testapp.models import Article
+
+    article = Article.objects.create(title="first")
+    assert client.get(f"/article/{article.pk}/").content == b"title=first"
+    Article.objects.filter(pk=article.pk).update(title="second")
+    assert client.get(f"/article/{article.pk}/")["X-Cache"] == "HIT"
+    pagecache.purge_tags(article)
+    assert client.get(f"/article/{article.pk}/").content == b"title=second"
+
+
+# -- 1. immediate, and scoped to the tags ---------------------------------------------------
+
+
+def test_purge_of_one_tag_leaves_other_pages_cached(client):
+    client.get("/page/")
+    client.get("/other/")
+    pagecache.purge_tags("other")
+    assert client.get("/page/")["X-Cache"] == "HIT"
+    response = client.get("/other/")
+    assert response["X-Cache"] == "MISS"
+    assert response.content == b"other render 2"
+
+
+def test_purge_invalidates_every_page_carrying_the_tag(client):
+    for url in ("/page/?tag=shared", "/page/?tag=shared&x=1", "/page/?tag=unrelated"):
+        client.get(url)
+    pagecache.purge_tags("shared")
+    assert client.get("/page/?tag=shared")["X-Cache"] == "MISS"
+    assert client.get("/page/?tag=shared&x=1")["X-Cache"] == "MISS"
+    assert client.get("/page/?tag=unrelated")["X-Cache"] == "HIT"
+
+
+# -- 2. race-free: a render that began before the purge is not stored as fresh ---------------
+
+
+def test_render_racing_a_purge_is_never_served_as_fresh():
+    started, proceed = threading.Event(), threading.Event()
+    HOOKS.update(started=started, proceed=proceed)
+    results = {}
+
+    def request_in_thread():
+        results["racing"] = Client().get("/slow/")
+
+    worker = threading.Thread(target=request_in_thread)
+    worker.start()
+    assert started.wait(10)  # the view has read its data and is still rendering
+    pagecache.purge_tags("slow")  # the data changed: purge lands mid-render
+    HOOKS.clear()
+    proceed.set()
+    worker.join(10)
+    assert results["racing"].content == b"slow render 1"
+    assert results["racing"]["X-Cache"] == "MISS"  # it rendered and stored its (late) entry
+
+    after = Client().get("/slow/")
+    assert after["X-Cache"] == "MISS"
+    assert after.content == b"slow render 2"
+    assert Client().get("/slow/")["X-Cache"] == "HIT"
+
+
+# -- 3. O(1) in entries ---------------------------------------------------------------------
+
+
+def _commands(redis_client):
+    """Calls per command since CONFIG RESETSTAT (the reset itself left out)."""
+    stats = redis_client.info("commandstats")
+    return {
+        name: value["calls"]
+        for name, value in stats.items()
+        if not name.startswith("cmdstat_config")
+    }
+
+
+def _purge_cost(redis_server, entries):
+    store = get_store()
+    raw = redis_server.client()
+    base = store.lookup("pc:p1:probe").clock
+    pipe = raw.pipeline(transaction=False)
+    from pagecache.entry import Entry, dumps
+
+    for i in range(entries):
+        value = dumps(Entry(200, "OK", (), b"x", (f"t{entries}", "other"), base, 30, 30))
+        pipe.set(f"pc:p1:http://testserver/n{i}", value, px=60_000)
+    pipe.execute()
+    raw.config_resetstat()
+    with count_round_trips() as trips:
+        pagecache.purge_tags(f"t{entries}")
+    return _commands(raw), trips.count
+
+
+def test_purge_costs_the_same_for_10_and_5000_entries(redis_server):
+    small, small_trips = _purge_cost(redis_server, 10)
+    large, large_trips = _purge_cost(redis_server, 5000)
+    assert small == large
+    assert small_trips == large_trips == 1
+    assert "cmdstat_evalsha" in small
+    assert not any(name in small for name in ("cmdstat_scan", "cmdstat_del", "cmdstat_keys"))
+    # ...and every one of the 5000 entries is now purged.
+    assert get_store().lookup("pc:p1:http://testserver/n4999").state.value == "purged"
+
+
+# -- 4. transaction-aware -------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_purge_in_transaction_is_repeated_on_commit():
+    """Purge inside atomic(); another connection renders between the purge and the commit."""
+    from tests.testapp.models import Article
+
+    article = Article.objects.create(title="old")
+    url = f"/article/{article.pk}/"
+    assert Client().get(url).content == b"title=old"
+
+    purged, rendered = threading.Event(), threading.Event()
+    errors = []
+
+    def writer():
+        try:
+            with transaction.atomic():
+                Article.objects.filter(pk=article.pk).update(title="new")
+                pagecache.purge_tags(article)
+                purged.set()
+                assert rendered.wait(10)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert purged.wait(10)
+    # Not committed yet: this render reads the old row and stores it after the first purge.
+    between = Client().get(url)
+    assert between.content == b"title=old"
+    rendered.set()
+    thread.join(10)
+    assert not errors
+    after = Client().get(url)
+    assert after.content == b"title=new"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_purge_in_rolled_back_transaction_is_not_repeated(redis_server):
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        pagecache.purge_tags("x")
+        clock = int(redis_server.client().hget("pc:tags", "h:x"))
+        raise Rollback
+    assert int(redis_server.client().hget("pc:tags", "h:x")) == clock
+
+
+# -- 5. never silently lost -----------------------------------------------------------------
+
+
+@pytest.fixture
+def private_cache(redis_factory, tmp_path):
+    """Point the page cache at a private server that keeps its data across a restart."""
+    server = redis_factory("--appendonly", "yes", "--appendfsync", "always", data_dir=tmp_path)
+    caches = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.3},
+        }
+    }
+    with override_settings(CACHES=caches):
+        yield server
+
+
+def test_purge_while_redis_is_down_is_resent_before_serving(private_cache, caplog, monkeypatch):
+    from pagecache import health
+
+    monkeypatch.setattr(health.breaker, "backoff", 0.0)
+    client = Client()
+    client.get("/other/")
+    assert client.get("/other/")["X-Cache"] == "HIT"
+
+    private_cache.stop()
+    pagecache.purge_tags("other")  # logged and kept, not raised
+    assert purge.pending_tags() == {"other": False}
+    assert "not delivered" in caplog.text
+    with pytest.raises(pagecache.PurgeError) as excinfo:
+        pagecache.purge_tags("other", raise_errors=True)
+    assert excinfo.value.tags == ("other",)
+
+    private_cache.start()  # the old entry survived the restart (AOF)
+    assert private_cache.client().exists("pc:p1:http://testserver/other/")
+    response = client.get("/other/")
+    assert response.content == b"other render 2"
+    assert purge.pending_tags() == {}
+    assert client.get("/other/")["X-Cache"] == "HIT"
+
+
+# -- 6. eviction-safe -----------------------------------------------------------------------
+
+
+def test_lost_tag_versions_never_resurrect_a_purged_page(client, redis_server):
+    client.get("/page/")
+    client.get("/other/")
+    pagecache.purge_tags("page")
+    # Simulate eviction of everything the purge created or changed.
+    redis_server.client().delete("pc:tags")
+    assert client.get("/page/").content.startswith(b"<p>page render 2")
+    # Losing the versions also costs the untouched page its entry: a miss, not stale content.
+    assert client.get("/other/")["X-Cache"] == "MISS"
+    assert client.get("/page/")["X-Cache"] == "HIT"
+
+
+def test_lost_tag_versions_between_render_and_store_never_make_it_fresh(redis_server):
+    started, proceed = threading.Event(), threading.Event()
+    HOOKS.update(started=started, proceed=proceed)
+    worker = threading.Thread(target=Client().get, args=("/slow/",))
+    worker.start()
+    assert started.wait(10)
+    pagecache.purge_tags("slow")
+    redis_server.client().delete("pc:tags")
+    HOOKS.clear()
+    proceed.set()
+    worker.join(10)
+    assert Client().get("/slow/").content == b"slow render 2"
+
+
+# -- round trips ----------------------------------------------------------------------------
+
+
+class count_round_trips:
+    """Count request/response exchanges on every redis-py connection (real traffic)."""
+
+    def __enter__(self):
+        from redis.connection import AbstractConnection
+
+        self.count = 0
+        self._original = AbstractConnection.send_packed_command
+        counter = self
+
+        def counting(conn, command, check_health=True):
+            counter.count += 1
+            return counter._original(conn, command, check_health)
+
+        AbstractConnection.send_packed_command = counting
+        return self
+
+    def __exit__(self, *exc):
+        from redis.connection import AbstractConnection
+
+        AbstractConnection.send_packed_command = self._original
+
+
+def test_a_hit_costs_one_round_trip_and_one_command(client, redis_server):
+    client.get("/page/")
+    client.get("/page/")  # warm: scripts loaded, connection open
+    raw = redis_server.client()
+    raw.config_resetstat()
+    with count_round_trips() as trips:
+        response = client.get("/page/")
+    assert response["X-Cache"] == "HIT"
+    assert trips.count == 1
+    stats = _commands(raw)
+    assert stats.pop("cmdstat_evalsha") == 1
+    assert set(stats) <= {"cmdstat_get", "cmdstat_hmget", "cmdstat_pttl", "cmdstat_time"}
+
+
+def test_a_hit_with_vary_costs_one_round_trip(client):
+    client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
+    with count_round_trips() as trips:
+        assert client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")["X-Cache"] == "HIT"
+    assert trips.count == 1
+
+
+def test_purge_is_one_round_trip(redis_server):
+    pagecache.purge_tags("warm")
+    with count_round_trips() as trips:
+        pagecache.purge_tags("a", "b", "c", soft=True)
+    assert trips.count == 1
