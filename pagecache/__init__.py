@@ -8,6 +8,8 @@ __all__ = [
     # caching views
     "cache_page",
     "exempt",
+    # caching fragments
+    "cached_fragment",
     # tags and purging
     "add_tags",
     "model_tag",
@@ -22,6 +24,7 @@ __all__ = [
 _LAZY = {
     "cache_page": "pagecache.decorators",
     "exempt": "pagecache.decorators",
+    "cached_fragment": "pagecache.fragments",
     "add_tags": "pagecache.tags",
     "model_tag": "pagecache.tags",
     "purge_tags": "pagecache.purge",
@@ -33,6 +36,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .decorators import cache_page, exempt
     from .exceptions import InvalidTag, PageCacheError, PurgeError
+    from .fragments import cached_fragment
     from .purge import purge_tags
     from .tags import add_tags, model_tag
 

@@ -45,6 +45,18 @@ def variant_key(base_key: str, vary_names: Sequence[str], vary_values: Sequence[
     return f"{base_key}|v:{_digest(parts, 16)}"
 
 
+def fragment_key(prefix: str, name: str, vary_on: Sequence[str], source_digest: str) -> str:
+    """The key of a cached fragment: its name, its VARY_ON values and its source digest.
+
+    >>> fragment_key("pc", "sidebar", ["de"], "0f1e2d3c")
+    'pc:f1:sidebar:372c8c48edf4305d'
+    """
+    if len(name) > MAX_READABLE // 2:
+        name = f"{name[: MAX_READABLE // 2 - 33]}~{_digest(name)}"
+    parts = "\n".join([source_digest, *vary_on])
+    return f"{prefix}:f{FORMAT}:{name}:{_digest(parts, 16)}"
+
+
 def tag_versions_key(prefix: str) -> str:
     """The one hash holding every tag's purge versions, the clock and the floor."""
     return f"{prefix}:tags"

@@ -16,13 +16,10 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse, HttpResponseBase
 from django.utils.encoding import escape_uri_path
 
+from . import access, keys, policy
 from . import entry as entries
-from . import keys, policy
 from .conf import on_reload, settings
-from .exceptions import StoreUnavailable
-from .health import breaker, log_failure
-from .purge import flush_pending
-from .store import Lookup, State, get_store
+from .store import Lookup, State
 from .tags import RenderState, current_render, render_state
 
 if TYPE_CHECKING:
@@ -83,26 +80,17 @@ def _variant_key(request: HttpRequest, base_key: str, names: tuple[str, ...]) ->
 
 def _lookup(request: HttpRequest, base_key: str) -> Lookup | None:
     """Look the page up; ``None`` when the cache must not be used for this request now."""
-    if not breaker.allows():
+    store = access.usable_store()
+    if store is None:
         return None
-    # A process whose purge did not get through must not serve what that purge removed.
-    if not flush_pending():
-        breaker.failed()
-        return None
-    try:
-        store = get_store()
-        known = _vary_names.get(base_key)
-        found = store.lookup(_variant_key(request, base_key, known or ()))
-        if found.state is State.VARY and found.value is not None:
-            names = entries.loads_vary(found.value) or ()
-            _remember_vary(base_key, names)
-            found = store.lookup(_variant_key(request, base_key, names))
-            if found.state is State.VARY:  # a marker where a variant belongs: corrupt
-                return Lookup(State.UNREADABLE, found.clock)
-    except StoreUnavailable as exc:
-        _store_failed("lookup", exc)
-        return None
-    breaker.succeeded()
+    found = access.lookup(store, _variant_key(request, base_key, _vary_names.get(base_key, ())))
+    if found is not None and found.state is State.VARY and found.value is not None:
+        # First sight of this page in this process: the marker names its Vary headers.
+        names = entries.loads_vary(found.value) or ()
+        _remember_vary(base_key, names)
+        found = access.lookup(store, _variant_key(request, base_key, names))
+        if found is not None and found.state is State.VARY:  # a marker where a variant belongs
+            return Lookup(State.UNREADABLE, found.clock)
     return found
 
 
@@ -115,11 +103,6 @@ def _remember_vary(base_key: str, names: tuple[str, ...]) -> None:
     if len(_vary_names) >= VARY_MEMO_LIMIT:
         _vary_names.clear()
     _vary_names[base_key] = names
-
-
-def _store_failed(action: str, exc: Exception) -> None:
-    breaker.failed()
-    log_failure("store", "pagecache: cache %s failed, serving uncached: %s", action, exc)
 
 
 def _hit_response(request: HttpRequest, stored: entries.Entry, found: Lookup) -> HttpResponseBase:
@@ -216,13 +199,8 @@ def _store(
             response.status_code, response.reason_phrase, headers, body, tags, start, ttl, stale_ttl
         )
     )
-    try:
-        vary = (base_key, entries.dumps_vary(names)) if names else None
-        get_store().save(key, value, ttl + stale_ttl, vary)
-    except StoreUnavailable as exc:
-        _store_failed("store", exc)
-        return
-    if names:
+    vary = (base_key, entries.dumps_vary(names)) if names else None
+    if access.save(key, value, ttl + stale_ttl, vary) and names:
         _remember_vary(base_key, names)
 
 

@@ -154,3 +154,39 @@ urlpatterns = [
     path("slow/", slow),
     path("article/<int:pk>/", article),
 ]
+
+
+# -- fragments inside cached pages ----------------------------------------------------------
+
+FRAGMENT_PAGE = {
+    "django": '{% load cachetag %}<h1>page {{ n }}</h1>'
+    '{% cachetag "box" tags="frag" %}box {{ counter }}{% endcachetag %}',
+    "jinja2": '<h1>page {{ n }}</h1>'
+    '{% cachetag "box", tags="frag" %}box {{ counter }}{% endcachetag %}',
+}
+
+
+class Counter:
+    """Renders as how many times it has been rendered: shows whether a block ran."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __str__(self):
+        self.n += 1
+        return str(self.n)
+
+
+BOX = Counter()
+
+
+def fragment_page(request):
+    from django.template import engines
+
+    engine = request.GET.get("engine", "django")
+    n = counted(f"fragment_page_{engine}")
+    template = engines[engine].from_string(FRAGMENT_PAGE[engine])
+    return HttpResponse(template.render({"n": n, "counter": BOX}, request))
+
+
+urlpatterns.append(path("fragment-page/", fragment_page))

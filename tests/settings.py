@@ -55,6 +55,12 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"extensions": ["templatetags_ext.jinja2.cachetag"]},
+    },
 ]
 
 
@@ -94,6 +100,10 @@ elif _local_postgres_is_up():
     }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+# Two suites running at once (e.g. a local run beside fresh-clone-ci) need two test databases.
+if os.environ.get("PAGECACHE_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["PAGECACHE_TEST_DB_NAME"]}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

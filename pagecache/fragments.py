@@ -1,0 +1,209 @@
+"""The fragment cache shared by the Django template tag, the Jinja2 extension and views.
+
+:func:`cached_fragment` returns a block's HTML from the cache or renders it, with the
+same entries, purge clock and failure handling as pages. Its one addition is
+**bubbling**: a fragment's tags — its own, and those of fragments nested in it — are
+stored with it and handed to the enclosing fragment or page, whether the fragment was
+rendered or served from cache. Purging an inner fragment's tag therefore purges every
+outer fragment and page that contains it.
+
+Fragments are cached for every visitor, logged-in ones included: put whatever the block
+depends on (user, language, page number) in ``vary_on``. A block that uses the CSRF token
+is rendered but never stored, since its HTML holds one visitor's token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from django.utils.functional import empty
+
+from . import access, keys
+from . import entry as entries
+from .conf import settings
+from .store import State
+from .tags import RenderState, current_render, normalize_tags, render_state, to_tag
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+logger = logging.getLogger("pagecache")
+
+
+def source_digest(source: str) -> str:
+    """A short digest of a block's template source, part of the fragment key.
+
+    A deploy that changes the markup changes the digest, so the old fragment is never
+    served for the new template and nothing needs flushing.
+    """
+    return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def tags_from_value(value: object) -> tuple[str, ...]:
+    """Tags from a template ``tags=`` value: a space-separated string, a model instance or
+    class, or a list of those."""
+    found: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if item is None:
+            continue
+        if isinstance(item, str):
+            found.extend(item.split())
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack.extend(reversed(list(item)))
+        else:
+            found.append(to_tag(item))
+    return normalize_tags(found)
+
+
+def enclosing_state(request: HttpRequest | None) -> RenderState | None:
+    """Where a fragment's tags bubble to: the fragment or page rendering around it."""
+    state = current_render.get()
+    if state is not None:
+        return state
+    return render_state(request) if request is not None else None
+
+
+def cached_fragment(
+    name: str,
+    render: Callable[[], str],
+    *,
+    vary_on: Sequence[object] = (),
+    ttl: int | None = None,
+    stale_ttl: int | None = None,
+    tags: Iterable[str] = (),
+    source: str = "",
+    request: HttpRequest | None = None,
+    csrf_token: object = None,
+) -> str:
+    """Return the fragment ``name`` from the cache, or ``render()`` it and store it.
+
+    ``source`` identifies the block's markup (see :func:`source_digest`); ``tags`` must be
+    valid tags (see :func:`tags_from_value`); ``request``, when given, receives the
+    fragment's tags if no page or fragment render is in progress. ``csrf_token`` is the
+    template context's token, if any: a block whose HTML contains it is not stored.
+    """
+    own_tags = tuple(tags)
+    parent = enclosing_state(request)
+    key = keys.fragment_key(
+        settings.KEY_PREFIX, name, [str(v) for v in vary_on], source_digest(source)
+    )
+    store = access.usable_store()
+    found = access.lookup(store, key) if store is not None else None
+    if found is not None and found.state is State.FRESH and found.value is not None:
+        stored = entries.loads(found.value)
+        if stored is not None:
+            if parent is not None:
+                parent.add(stored.tags)
+            return stored.body.decode("utf-8")
+
+    state = RenderState()
+    state.add(own_tags)
+    token = current_render.set(state)
+    csrf_before = _csrf_flag(request, None)
+    try:
+        html = render()
+    finally:
+        current_render.reset(token)
+        csrf_handed_out = _csrf_flag(request, csrf_before)
+    csrf_used = csrf_handed_out or _contains_token(html, csrf_token)
+    if parent is not None:
+        parent.add(state.tags)
+    if found is not None and not csrf_used:
+        _store(key, html, state, found.clock, ttl, stale_ttl)
+    elif csrf_used:
+        logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
+    return html
+
+
+def _store(
+    key: str, html: str, state: RenderState, start: int, ttl: int | None, stale_ttl: int | None
+) -> None:
+    body = html.encode("utf-8")
+    if len(body) > settings.MAX_ENTRY_BYTES:
+        return
+    ttl = ttl if ttl is not None else settings.TTL
+    stale_ttl = stale_ttl if stale_ttl is not None else settings.STALE_TTL
+    entry = entries.Entry(0, "", (), body, tuple(state.tags), start, ttl, stale_ttl)
+    access.save(key, entries.dumps(entry), ttl + stale_ttl)
+
+
+def _contains_token(html: str, csrf_token: object) -> bool:
+    # The context's token may have been evaluated before the block (then get_token is not
+    # called again inside it): look for it in the HTML. Never evaluate it here, which would
+    # hand out a token and make the page uncacheable.
+    if csrf_token is None:
+        return False
+    wrapped = getattr(csrf_token, "_wrapped", csrf_token)
+    if wrapped is empty or not isinstance(wrapped, str) or not wrapped:
+        return False
+    return wrapped in html
+
+
+def _csrf_flag(request: HttpRequest | None, before: bool | None) -> bool:
+    """Detect a CSRF token handed out while the block rendered.
+
+    Django's ``get_token`` sets ``CSRF_COOKIE_NEEDS_UPDATE``; it is cleared for the block
+    and afterwards restored, so a token used earlier in the page is not mistaken for
+    one used inside the block. Called first with ``before=None`` (returns the saved flag).
+    """
+    if request is None:
+        return False
+    meta = request.META
+    if before is None:
+        saved = bool(meta.pop("CSRF_COOKIE_NEEDS_UPDATE", False))
+        return saved
+    used = bool(meta.get("CSRF_COOKIE_NEEDS_UPDATE"))
+    if before or used:
+        meta["CSRF_COOKIE_NEEDS_UPDATE"] = True
+    return used
+
+
+def _seconds(keyword: str, value: object, minimum: int) -> int | None:
+    """A template's ttl= / stale_ttl= value as seconds (an int, or a string of digits)."""
+    if value is None:
+        return None
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        seconds = int(value)
+    if seconds is None or seconds < minimum:
+        raise ValueError(f"{keyword}= must be an integer >= {minimum}, not {value!r}")
+    return seconds
+
+
+def cache_block(
+    name: object,
+    render: Callable[[], str],
+    *,
+    vary_on: Sequence[object] = (),
+    ttl: object = None,
+    stale_ttl: object = None,
+    tags: object = None,
+    source: str = "",
+    request: HttpRequest | None = None,
+    csrf_token: object = None,
+) -> str:
+    """What ``{% cachetag %}`` does in either template engine, with template-level values.
+
+    Validates the resolved arguments (``ValueError`` with a message fit for a template
+    error) and calls :func:`cached_fragment`.
+    """
+    if name is None or str(name) == "":
+        raise ValueError("cachetag NAME resolved to an empty value")
+    return cached_fragment(
+        str(name),
+        render,
+        vary_on=vary_on,
+        ttl=_seconds("ttl", ttl, 1),
+        stale_ttl=_seconds("stale_ttl", stale_ttl, 0),
+        tags=tags_from_value(tags),
+        source=source,
+        request=request,
+        csrf_token=csrf_token,
+    )
