@@ -1,17 +1,37 @@
-"""Guarded access to the store, shared by pages and fragments.
+"""Guarded access to the store, and the single-flight rule, shared by pages and fragments.
 
-Every read and write of an entry goes through :func:`lookup` and :func:`save`, which
-leave the cache alone while the outage breaker is open, refuse to read while this
-process still owes the cache a purge, and turn a failing cache into "no cache" (logged,
-rate-limited) instead of an error. Callers then simply render.
+Every read and write of an entry goes through here. Reads are skipped while the outage
+breaker is open or while this process still owes the cache a purge; a failing cache
+becomes "no cache" (logged, rate-limited), never an error.
+
+:func:`obtain` decides what a request does with a key (see docs/design.md, "Stampedes"):
+
+* fresh entry: serve it;
+* otherwise exactly one request — the one whose lookup took the key's render lock in the
+  same round trip — renders and stores; the others serve the stale copy at once if there
+  is a servable one (``STALE``), or wait for the render (bounded by ``LOCK_TIMEOUT``);
+* if the last render of the key could not be stored, a short-lived marker replaces the
+  lock and requests render without waiting (Varnish's hit-for-miss), so nothing queues
+  behind an uncacheable page.
 """
 
 from __future__ import annotations
 
+import enum
+import secrets
+import time
+from dataclasses import dataclass
+
+from . import entry as entries
+from .conf import settings
 from .exceptions import StoreUnavailable
 from .health import breaker, log_failure
 from .purge import flush_pending
-from .store import Lookup, Store, get_store
+from .store import Lock, Lookup, State, Store, get_store
+
+#: First pause between polls while another request renders; grows to POLL_MAX.
+POLL_FIRST = 0.01
+POLL_MAX = 0.1
 
 
 def usable_store() -> Store | None:
@@ -29,10 +49,10 @@ def usable_store() -> Store | None:
         return None
 
 
-def lookup(store: Store, key: str) -> Lookup | None:
+def lookup(store: Store, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup | None:
     """Look ``key`` up; ``None`` (and the breaker opened) if the cache failed."""
     try:
-        found = store.lookup(key)
+        found = store.lookup(key, lock_token, lock_ms)
     except StoreUnavailable as exc:
         failed("lookup", exc)
         return None
@@ -40,14 +60,97 @@ def lookup(store: Store, key: str) -> Lookup | None:
     return found
 
 
-def save(key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None = None) -> bool:
-    """Store ``value``; False (logged) if the cache failed."""
+def save(
+    key: str,
+    value: bytes,
+    timeout: int,
+    vary: tuple[str, bytes] | None = None,
+    lock_token: str = "",
+) -> bool:
+    """Store ``value`` (and release the render lock); False (logged) if the cache failed."""
     try:
-        get_store().save(key, value, timeout, vary)
+        get_store().save(key, value, timeout, vary, lock_token)
     except StoreUnavailable as exc:
         failed("store", exc)
         return False
     return True
+
+
+def release(key: str, lock_token: str, *, uncacheable: bool) -> None:
+    """Give up the render lock; ``uncacheable`` leaves the hit-for-miss marker for one TTL."""
+    if not lock_token:
+        return
+    try:
+        get_store().release(key, lock_token, settings.TTL * 1000 if uncacheable else 0)
+    except StoreUnavailable as exc:
+        failed("release", exc)
+
+
+class Action(enum.Enum):
+    HIT = "hit"
+    STALE = "stale"
+    RENDER = "render"
+    VARY = "vary"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What to do with a key: serve ``entry`` (HIT/STALE), follow a Vary marker, or render."""
+
+    action: Action
+    #: The key looked up (where a render lock, if any, is held).
+    key: str = ""
+    found: Lookup | None = None
+    entry: entries.Entry | None = None
+    #: RENDER: the purge clock to store the result with; None means "don't store".
+    start: int | None = None
+    #: RENDER: the render lock this request holds ("" if none).
+    token: str = ""
+
+
+NO_CACHE = Outcome(Action.RENDER)
+
+
+def obtain(key: str, *, lock: bool = True) -> Outcome:
+    """Serve, wait or render: apply the single-flight rule to ``key``."""
+    store = usable_store()
+    if store is None:
+        return NO_CACHE
+    token = secrets.token_hex(12) if lock else ""
+    lock_ms = int(settings.LOCK_TIMEOUT * 1000)
+    deadline = time.monotonic() + settings.LOCK_TIMEOUT
+    pause = POLL_FIRST
+    while True:
+        found = lookup(store, key, token, lock_ms)
+        if found is None:
+            return NO_CACHE
+        if found.state is State.VARY:
+            return Outcome(Action.VARY, key, found)
+        stored = entries.loads(found.value) if found.value is not None else None
+        if found.state is State.FRESH and stored is not None:
+            return Outcome(Action.HIT, key, found, stored)
+        if found.lock is Lock.ACQUIRED:
+            return Outcome(Action.RENDER, key, found, start=found.clock, token=token)
+        if stored is not None and _servable_stale(found, stored):
+            return Outcome(Action.STALE, key, found, stored)
+        if found.lock is not Lock.HELD or time.monotonic() >= deadline:
+            # Nothing to wait for (hit-for-miss marker, no lock asked) or waited long enough.
+            return Outcome(Action.RENDER, key, found, start=found.clock)
+        _pause(pause)
+        pause = min(pause * 1.5, POLL_MAX)
+
+
+def _pause(seconds: float) -> None:
+    """Wait between polls for another request's render (a seam for concurrency tests)."""
+    time.sleep(seconds)
+
+
+def _servable_stale(found: Lookup, stored: entries.Entry) -> bool:
+    # Past its TTL inside the stale window, or soft-purged while it has a stale window.
+    # A hard purge is never served.
+    if found.state is State.STALE:
+        return True
+    return found.state is State.SOFT_PURGED and stored.stale_ttl > 0
 
 
 def failed(action: str, exc: Exception) -> None:

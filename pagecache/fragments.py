@@ -23,8 +23,8 @@ from django.utils.functional import empty
 
 from . import access, keys
 from . import entry as entries
+from .access import Action, Outcome
 from .conf import settings
-from .store import State
 from .tags import RenderState, current_render, normalize_tags, render_state, to_tag
 
 if TYPE_CHECKING:
@@ -92,14 +92,11 @@ def cached_fragment(
     key = keys.fragment_key(
         settings.KEY_PREFIX, name, [str(v) for v in vary_on], source_digest(source)
     )
-    store = access.usable_store()
-    found = access.lookup(store, key) if store is not None else None
-    if found is not None and found.state is State.FRESH and found.value is not None:
-        stored = entries.loads(found.value)
-        if stored is not None:
-            if parent is not None:
-                parent.add(stored.tags)
-            return stored.body.decode("utf-8")
+    outcome = access.obtain(key)
+    if outcome.action in (Action.HIT, Action.STALE) and outcome.entry is not None:
+        if parent is not None:
+            parent.add(outcome.entry.tags)
+        return outcome.entry.body.decode("utf-8")
 
     state = RenderState()
     state.add(own_tags)
@@ -107,29 +104,41 @@ def cached_fragment(
     csrf_before = _csrf_flag(request, None)
     try:
         html = render()
+    except BaseException:
+        access.release(key, outcome.token, uncacheable=True)
+        raise
     finally:
         current_render.reset(token)
         csrf_handed_out = _csrf_flag(request, csrf_before)
-    csrf_used = csrf_handed_out or _contains_token(html, csrf_token)
     if parent is not None:
         parent.add(state.tags)
-    if found is not None and not csrf_used:
-        _store(key, html, state, found.clock, ttl, stale_ttl)
-    elif csrf_used:
+    if outcome.start is None:
+        return html
+    if csrf_handed_out or _contains_token(html, csrf_token):
         logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
+        access.release(key, outcome.token, uncacheable=True)
+    elif not _store(key, html, state, outcome, ttl, stale_ttl):
+        access.release(key, outcome.token, uncacheable=True)
     return html
 
 
 def _store(
-    key: str, html: str, state: RenderState, start: int, ttl: int | None, stale_ttl: int | None
-) -> None:
+    key: str,
+    html: str,
+    state: RenderState,
+    outcome: Outcome,
+    ttl: int | None,
+    stale_ttl: int | None,
+) -> bool:
+    """Store the rendered block (releasing the render lock); False if it is too large."""
     body = html.encode("utf-8")
-    if len(body) > settings.MAX_ENTRY_BYTES:
-        return
+    if len(body) > settings.MAX_ENTRY_BYTES or outcome.start is None:
+        return False
     ttl = ttl if ttl is not None else settings.TTL
     stale_ttl = stale_ttl if stale_ttl is not None else settings.STALE_TTL
-    entry = entries.Entry(0, "", (), body, tuple(state.tags), start, ttl, stale_ttl)
-    access.save(key, entries.dumps(entry), ttl + stale_ttl)
+    entry = entries.Entry(0, "", (), body, tuple(state.tags), outcome.start, ttl, stale_ttl)
+    access.save(key, entries.dumps(entry), ttl + stale_ttl, lock_token=outcome.token)
+    return True
 
 
 def _contains_token(html: str, csrf_token: object) -> bool:

@@ -57,6 +57,11 @@ def fragment_key(prefix: str, name: str, vary_on: Sequence[str], source_digest: 
     return f"{prefix}:f{FORMAT}:{name}:{_digest(parts, 16)}"
 
 
+def lock_key(entry_key: str) -> str:
+    """The render lock (and hit-for-miss marker) of an entry key."""
+    return f"{entry_key}|lock"
+
+
 def tag_versions_key(prefix: str) -> str:
     """The one hash holding every tag's purge versions, the clock and the floor."""
     return f"{prefix}:tags"

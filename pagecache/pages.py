@@ -18,8 +18,9 @@ from django.utils.encoding import escape_uri_path
 
 from . import access, keys, policy
 from . import entry as entries
+from .access import Action, Outcome
 from .conf import on_reload, settings
-from .store import Lookup, State
+from .store import Lookup
 from .tags import RenderState, current_render, render_state
 
 if TYPE_CHECKING:
@@ -50,12 +51,12 @@ def serve(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
         logger.debug("pagecache: bypass %s: %s", request.path, eligible.reason or "invalid host")
         return _mark(get_response(request), "BYPASS")
 
-    found = _lookup(request, base_key)
-    if found is not None and found.state is State.FRESH and found.value is not None:
-        stored = entries.loads(found.value)
-        if stored is not None:
-            return _hit_response(request, stored, found)
-    return _render(request, get_response, state, base_key, found)
+    outcome = _obtain(request, base_key)
+    if outcome.action is Action.HIT and outcome.entry is not None and outcome.found is not None:
+        return _hit_response(request, outcome.entry, outcome.found, "HIT")
+    if outcome.action is Action.STALE and outcome.entry is not None and outcome.found is not None:
+        return _hit_response(request, outcome.entry, outcome.found, "STALE")
+    return _render(request, get_response, state, base_key, outcome)
 
 
 def _base_key(request: HttpRequest) -> str | None:
@@ -78,20 +79,21 @@ def _variant_key(request: HttpRequest, base_key: str, names: tuple[str, ...]) ->
     return keys.variant_key(base_key, names, policy.vary_values(names, request.headers.get))
 
 
-def _lookup(request: HttpRequest, base_key: str) -> Lookup | None:
-    """Look the page up; ``None`` when the cache must not be used for this request now."""
-    store = access.usable_store()
-    if store is None:
-        return None
-    found = access.lookup(store, _variant_key(request, base_key, _vary_names.get(base_key, ())))
-    if found is not None and found.state is State.VARY and found.value is not None:
+def _obtain(request: HttpRequest, base_key: str) -> Outcome:
+    # Only GET renders may be stored, so only they take the render lock; HEAD never waits.
+    lock = request.method == "GET"
+    key = _variant_key(request, base_key, _vary_names.get(base_key, ()))
+    outcome = access.obtain(key, lock=lock)
+    if outcome.action is Action.VARY and outcome.found is not None:
         # First sight of this page in this process: the marker names its Vary headers.
-        names = entries.loads_vary(found.value) or ()
+        names = entries.loads_vary(outcome.found.value) or ()
         _remember_vary(base_key, names)
-        found = access.lookup(store, _variant_key(request, base_key, names))
-        if found is not None and found.state is State.VARY:  # a marker where a variant belongs
-            return Lookup(State.UNREADABLE, found.clock)
-    return found
+        key = _variant_key(request, base_key, names)
+        outcome = access.obtain(key, lock=lock)
+        if outcome.action is Action.VARY and outcome.found is not None:
+            # A marker where a variant belongs (corrupt): render and overwrite it.
+            outcome = Outcome(Action.RENDER, key, outcome.found, start=outcome.found.clock)
+    return outcome
 
 
 @on_reload
@@ -105,7 +107,9 @@ def _remember_vary(base_key: str, names: tuple[str, ...]) -> None:
     _vary_names[base_key] = names
 
 
-def _hit_response(request: HttpRequest, stored: entries.Entry, found: Lookup) -> HttpResponseBase:
+def _hit_response(
+    request: HttpRequest, stored: entries.Entry, found: Lookup, status: str
+) -> HttpResponseBase:
     headers = dict(stored.headers)
     lowered = {name.lower(): value for name, value in stored.headers}
     age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
@@ -135,7 +139,7 @@ def _hit_response(request: HttpRequest, stored: entries.Entry, found: Lookup) ->
         for name, value in headers.items():
             response[name] = value
     response["Age"] = age
-    return _mark(response, "HIT")
+    return _mark(response, status)
 
 
 def _render(
@@ -143,28 +147,43 @@ def _render(
     get_response: GetResponse,
     state: RenderState,
     base_key: str,
-    found: Lookup | None,
+    outcome: Outcome,
 ) -> HttpResponseBase:
+    lock_key = outcome.key or base_key
     token = current_render.set(state)
     try:
         response = get_response(request)
+    except BaseException:
+        access.release(lock_key, outcome.token, uncacheable=True)
+        raise
     finally:
         current_render.reset(token)
     if state.exempt:
+        access.release(lock_key, outcome.token, uncacheable=True)
         return _mark(response, "BYPASS")
-    if found is not None and request.method == "GET":
-        if getattr(response, "is_rendered", True) is False:
-            # @cache_page without the middleware sees an unrendered TemplateResponse.
-            response.add_post_render_callback(  # type: ignore[attr-defined]
-                lambda rendered: _store(request, rendered, state, base_key, found.clock)
+    if outcome.start is None or request.method != "GET":
+        access.release(lock_key, outcome.token, uncacheable=True)
+    elif getattr(response, "is_rendered", True) is False:
+        # @cache_page without the middleware sees an unrendered TemplateResponse.
+        start = outcome.start
+        response.add_post_render_callback(  # type: ignore[attr-defined]
+            lambda rendered: _store(
+                request, rendered, state, base_key, start, lock_key, outcome.token
             )
-        else:
-            _store(request, response, state, base_key, found.clock)
+        )
+    else:
+        _store(request, response, state, base_key, outcome.start, lock_key, outcome.token)
     return _mark(response, "MISS")
 
 
 def _store(
-    request: HttpRequest, response: HttpResponseBase, state: RenderState, base_key: str, start: int
+    request: HttpRequest,
+    response: HttpResponseBase,
+    state: RenderState,
+    base_key: str,
+    start: int,
+    lock_key: str,
+    lock_token: str,
 ) -> None:
     session = getattr(request, "session", None)
     streaming = response.streaming
@@ -182,6 +201,7 @@ def _store(
     )
     if not decision:
         logger.debug("pagecache: not storing %s: %s", request.path, decision.reason)
+        access.release(lock_key, lock_token, uncacheable=True)
         return
     tags = tuple(state.tags)
     if settings.TAG_HEADER and tags:
@@ -200,8 +220,12 @@ def _store(
         )
     )
     vary = (base_key, entries.dumps_vary(names)) if names else None
-    if access.save(key, value, ttl + stale_ttl, vary) and names:
+    # The lock was taken on the key looked up; the entry may land on a Vary variant of it.
+    same_key = key == lock_key
+    if access.save(key, value, ttl + stale_ttl, vary, lock_token if same_key else "") and names:
         _remember_vary(base_key, names)
+    if not same_key:
+        access.release(lock_key, lock_token, uncacheable=False)
 
 
 def _not_stored_headers() -> frozenset[str]:

@@ -50,6 +50,19 @@ _FRESHNESS_STATE = {
 }
 
 
+class Lock(enum.Enum):
+    """What a lookup that needs a render learnt about the key's render lock."""
+
+    #: No lock was asked for (or the entry is fresh).
+    NONE = 0
+    #: This request holds the lock: it renders, stores, and releases.
+    ACQUIRED = 1
+    #: Another request is rendering this key right now.
+    HELD = 2
+    #: The last render of this key was not storable: render without waiting (hit-for-miss).
+    PASS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Lookup:
     """The result of one lookup: a state, the raw value when usable, and the purge clock."""
@@ -58,18 +71,36 @@ class Lookup:
     clock: int
     value: bytes | None = None
     ttl_left_ms: int = 0
+    lock: Lock = Lock.NONE
 
 
 class Store(Protocol):
     """What the page and fragment layers need from a cache."""
 
-    def lookup(self, key: str) -> Lookup: ...
+    def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
+        """Read ``key``; unless it is fresh and ``lock_token`` is given, also try to take its
+        render lock for ``lock_ms`` (the answer is in :attr:`Lookup.lock`)."""
 
-    def save(self, key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None) -> None:
-        """Store ``value``; with ``vary=(base_key, marker)`` also (re)write the Vary marker."""
+    def save(
+        self,
+        key: str,
+        value: bytes,
+        timeout: int,
+        vary: tuple[str, bytes] | None = None,
+        lock_token: str = "",
+    ) -> None:
+        """Store ``value``; with ``vary=(base_key, marker)`` also (re)write the Vary marker;
+        with ``lock_token`` also release the render lock of ``key``."""
+
+    def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
+        """Release ``key``'s render lock if ``lock_token`` holds it; with ``uncacheable_ms``
+        leave a marker instead that lets requests render without waiting for that long."""
 
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         """Stamp ``tags`` with a new version; return the clock value used."""
+
+    def purge_all(self) -> int:
+        """Make every entry stored so far stale; return the clock value used."""
 
 
 # -- Redis fast path ------------------------------------------------------------------------
@@ -95,54 +126,83 @@ local function clock_floor(h)
 end
 """
 
-# KEYS: entry key, tag-versions hash. Returns {code, ...}; codes match _LOOKUP_STATES.
+# KEYS: entry key, tag-versions hash, lock key. ARGV: lock token ('' = don't lock), lock ms.
+# Returns {code, clock, value|false, pttl, lock}; codes match _LOOKUP_STATES, lock _LOCKS.
 _LOOKUP_LUA = (
     _LUA_PRELUDE
     + """
 local floor, clk = clock_floor(KEYS[2])
-local ok, v = pcall(redis.call, 'GET', KEYS[1])
-if not ok then return {4, clk} end
-if not v then return {0, clk} end
-local magic = string.sub(v, 1, 4)
-if magic == 'PCV ' then return {6, clk, v} end
-if magic ~= 'PC1 ' then return {4, clk} end
-local nl = string.find(v, '\\n', 5, true)
-if not nl then return {4, clk} end
-local f = {}
-for w in string.gmatch(string.sub(v, 5, nl - 1), '%S+') do f[#f + 1] = w end
-local start, stale_ms = tonumber(f[1]), tonumber(f[3])
-if not start or not stale_ms then return {4, clk} end
--- A start later than the clock was never handed out by this clock: forged or pre-reset.
-if start > clk then return {4, clk} end
-if floor > start then return {5, clk} end
-local code = 1
-local i = 4
-while i <= #f do
-  local names = {}
-  local last = math.min(#f, i + 199)
-  for j = i, last do
-    names[#names + 1] = 'h:' .. f[j]
-    names[#names + 1] = 's:' .. f[j]
-  end
-  local vers = redis.call('HMGET', KEYS[2], unpack(names))
-  for j = 1, #vers, 2 do
-    local h, s = vers[j], vers[j + 1]
-    if (h and not tonumber(h)) or (s and not tonumber(s)) then
-      -- An unreadable version: count it as a purge happening now, and write it so.
-      clk = math.max(clk + 1, now_us())
-      redis.call('HSET', KEYS[2], 'clock', fmt(clk), names[j], fmt(clk), names[j + 1], fmt(clk))
-      return {5, clk}
+local function judge()
+  local ok, v = pcall(redis.call, 'GET', KEYS[1])
+  if not ok then return 4 end
+  if not v then return 0 end
+  local magic = string.sub(v, 1, 4)
+  if magic == 'PCV ' then return 6, v end
+  if magic ~= 'PC1 ' then return 4 end
+  local nl = string.find(v, '\\n', 5, true)
+  if not nl then return 4 end
+  local f = {}
+  for w in string.gmatch(string.sub(v, 5, nl - 1), '%S+') do f[#f + 1] = w end
+  local start, stale_ms = tonumber(f[1]), tonumber(f[3])
+  if not start or not stale_ms then return 4 end
+  -- A start later than the clock was never handed out by this clock: forged or pre-reset.
+  if start > clk then return 4 end
+  if floor > start then return 5 end
+  local code = 1
+  local i = 4
+  while i <= #f do
+    local names = {}
+    local last = math.min(#f, i + 199)
+    for j = i, last do
+      names[#names + 1] = 'h:' .. f[j]
+      names[#names + 1] = 's:' .. f[j]
     end
-    if h and tonumber(h) > start then return {5, clk} end
-    if s and tonumber(s) > start then code = 3 end
+    local vers = redis.call('HMGET', KEYS[2], unpack(names))
+    for j = 1, #vers, 2 do
+      local h, s = vers[j], vers[j + 1]
+      if (h and not tonumber(h)) or (s and not tonumber(s)) then
+        -- An unreadable version: count it as a purge happening now, and write it so.
+        clk = math.max(clk + 1, now_us())
+        redis.call('HSET', KEYS[2], 'clock', fmt(clk), names[j], fmt(clk), names[j + 1], fmt(clk))
+        return 5
+      end
+      if h and tonumber(h) > start then return 5 end
+      if s and tonumber(s) > start then code = 3 end
+    end
+    i = last + 1
   end
-  i = last + 1
+  local pttl = redis.call('PTTL', KEYS[1])
+  if code == 1 and pttl >= 0 and pttl <= stale_ms then code = 2 end
+  return code, v, pttl
 end
-local pttl = redis.call('PTTL', KEYS[1])
-if code == 1 and pttl >= 0 and pttl <= stale_ms then code = 2 end
-return {code, clk, v, pttl}
+local code, v, pttl = judge()
+local lock = 0
+-- Anything but a fresh hit needs a render: let exactly one request do it.
+if code ~= 1 and code ~= 6 and ARGV[1] ~= '' then
+  if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    lock = 1
+  elseif redis.call('GET', KEYS[3]) == 'U' then
+    lock = 3
+  else
+    lock = 2
+  end
+end
+return {code, clk, v or false, pttl or -1, lock}
 """
 )
+
+# KEYS: lock key. ARGV: token, uncacheable-marker ms ('0' = just release).
+# Releases the lock only if this token (or the uncacheable marker) still holds it.
+_RELEASE_LUA = """
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] and cur ~= 'U' then return 0 end
+if ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[1], 'U', 'PX', ARGV[2])
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"""
 
 # KEYS: tag-versions hash. ARGV: 'h' (hard) | 's' (soft) | 'f' (floor: everything), tags...
 _PURGE_LUA = (
@@ -186,30 +246,45 @@ class RedisStore:
         self.tags_key = keys.tag_versions_key(prefix)
         self._lookup = client.register_script(_LOOKUP_LUA)
         self._purge = client.register_script(_PURGE_LUA)
+        self._release = client.register_script(_RELEASE_LUA)
 
-    def lookup(self, key: str) -> Lookup:
+    def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
         with _converted_errors():
-            reply = self._lookup(keys=[key, self.tags_key])
+            reply = self._lookup(
+                keys=[key, self.tags_key, keys.lock_key(key)], args=[lock_token, lock_ms]
+            )
         try:
-            state = _LOOKUP_STATES[int(reply[0])]
-            clock = int(reply[1])
-            if state is State.VARY:
-                return Lookup(state, clock, bytes(reply[2]))
-            if len(reply) >= 4:
-                return Lookup(state, clock, bytes(reply[2]), int(reply[3]))
-            return Lookup(state, clock)
-        except (TypeError, ValueError, IndexError, KeyError) as exc:
+            code, clock, value, ttl_left_ms, lock = reply
+            return Lookup(
+                _LOOKUP_STATES[int(code)],
+                int(clock),
+                bytes(value) if value is not None else None,
+                int(ttl_left_ms),
+                Lock(int(lock)),
+            )
+        except (TypeError, ValueError, KeyError) as exc:
             raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc
 
-    def save(self, key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None) -> None:
+    def save(
+        self,
+        key: str,
+        value: bytes,
+        timeout: int,
+        vary: tuple[str, bytes] | None = None,
+        lock_token: str = "",
+    ) -> None:
         with _converted_errors():
-            if vary is None:
-                self.client.set(key, value, px=timeout * 1000)
-            else:
-                pipe = self.client.pipeline(transaction=False)
+            pipe = self.client.pipeline(transaction=False)
+            if vary is not None:
                 pipe.set(vary[0], vary[1], px=timeout * 1000)
-                pipe.set(key, value, px=timeout * 1000)
-                pipe.execute()
+            pipe.set(key, value, px=timeout * 1000)
+            if lock_token:
+                self._release(keys=[keys.lock_key(key)], args=[lock_token, 0], client=pipe)
+            pipe.execute()
+
+    def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
+        with _converted_errors():
+            self._release(keys=[keys.lock_key(key)], args=[lock_token, uncacheable_ms])
 
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         with _converted_errors():
@@ -255,53 +330,69 @@ class DjangoCacheStore:
     def _tag_key(self, kind: str, tag: str) -> str:
         return f"{self.prefix}:tv{kind}:{keys._digest(tag)}"
 
-    def lookup(self, key: str) -> Lookup:
+    def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
         with _django_errors():
-            found = self.cache.get_many([key, self.floor_key])
-            now = _now_us()
-            floor = found.get(self.floor_key)
-            if not isinstance(floor, int):
-                floor = now + 1
-                self.cache.set(self.floor_key, floor, None)
-            now = max(now, floor)  # a render starting now must not predate the floor
-            stored = found.get(key)
-            if stored is None:
-                return Lookup(State.MISS, now)
-            if not (
-                isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], bytes)
-            ):
-                return Lookup(State.UNREADABLE, now)
-            expires_ms, value = stored
-            if value.startswith(VARY_MAGIC):
-                return Lookup(State.VARY, now, value)
-            entry = loads(value)
-            if entry is None:
-                return Lookup(State.UNREADABLE, now)
-            hard_keys = {self._tag_key("h", t): t for t in entry.tags}
-            soft_keys = {self._tag_key("s", t): t for t in entry.tags}
-            versions = self.cache.get_many([*hard_keys, *soft_keys]) if hard_keys else {}
-            hard: dict[str, int | None] = {}
-            for tag_key, tag in hard_keys.items():
-                version = versions.get(tag_key)
-                if not isinstance(version, int):
-                    # Lost or never written: assume a purge we cannot see happened just now.
-                    self.cache.add(tag_key, now, None)
-                    return Lookup(State.PURGED, now)
-                hard[tag] = version
-            soft = {tag: versions.get(k) for k, tag in soft_keys.items()}
-            ttl_left_ms = int(expires_ms) - now // 1000
-            freshness = judge(
-                start=entry.start,
-                tags=entry.tags,
-                floor=floor,
-                hard=hard,
-                soft={t: v for t, v in soft.items() if isinstance(v, int)},
-                ttl_left_ms=ttl_left_ms,
-                stale_ms=entry.stale_ttl * 1000,
-            )
-            return Lookup(_FRESHNESS_STATE[freshness], now, value, ttl_left_ms)
+            found = self._judge(key)
+            if found.state in (State.FRESH, State.VARY) or not lock_token:
+                return found
+            lock_key = keys.lock_key(key)
+            if self.cache.add(lock_key, lock_token, max(1, -(-lock_ms // 1000))):
+                lock = Lock.ACQUIRED
+            else:
+                lock = Lock.PASS if self.cache.get(lock_key) == "U" else Lock.HELD
+            return Lookup(found.state, found.clock, found.value, found.ttl_left_ms, lock)
 
-    def save(self, key: str, value: bytes, timeout: int, vary: tuple[str, bytes] | None) -> None:
+    def _judge(self, key: str) -> Lookup:
+        found = self.cache.get_many([key, self.floor_key])
+        now = _now_us()
+        floor = found.get(self.floor_key)
+        if not isinstance(floor, int):
+            floor = now + 1
+            self.cache.set(self.floor_key, floor, None)
+        now = max(now, floor)  # a render starting now must not predate the floor
+        stored = found.get(key)
+        if stored is None:
+            return Lookup(State.MISS, now)
+        if not (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], bytes)):
+            return Lookup(State.UNREADABLE, now)
+        expires_ms, value = stored
+        if value.startswith(VARY_MAGIC):
+            return Lookup(State.VARY, now, value)
+        entry = loads(value)
+        if entry is None:
+            return Lookup(State.UNREADABLE, now)
+        hard_keys = {self._tag_key("h", t): t for t in entry.tags}
+        soft_keys = {self._tag_key("s", t): t for t in entry.tags}
+        versions = self.cache.get_many([*hard_keys, *soft_keys]) if hard_keys else {}
+        hard: dict[str, int | None] = {}
+        for tag_key, tag in hard_keys.items():
+            version = versions.get(tag_key)
+            if not isinstance(version, int):
+                # Lost or never written: assume a purge we cannot see happened just now.
+                self.cache.add(tag_key, now, None)
+                return Lookup(State.PURGED, now)
+            hard[tag] = version
+        soft = {tag: versions.get(k) for k, tag in soft_keys.items()}
+        ttl_left_ms = int(expires_ms) - now // 1000
+        freshness = judge(
+            start=entry.start,
+            tags=entry.tags,
+            floor=floor,
+            hard=hard,
+            soft={t: v for t, v in soft.items() if isinstance(v, int)},
+            ttl_left_ms=ttl_left_ms,
+            stale_ms=entry.stale_ttl * 1000,
+        )
+        return Lookup(_FRESHNESS_STATE[freshness], now, value, ttl_left_ms)
+
+    def save(
+        self,
+        key: str,
+        value: bytes,
+        timeout: int,
+        vary: tuple[str, bytes] | None = None,
+        lock_token: str = "",
+    ) -> None:
         entry = loads(value)
         with _django_errors():
             expires_ms = _now_us() // 1000 + timeout * 1000
@@ -313,6 +404,20 @@ class DjangoCacheStore:
                 # A tag never purged gets its first version: the render's own start.
                 for tag in entry.tags:
                     self.cache.add(self._tag_key("h", tag), entry.start, None)
+        if lock_token:
+            self.release(key, lock_token)
+
+    def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
+        # Not atomic (the cache API has no compare-and-delete); a lock that expired and was
+        # taken by another request in between is, at worst, released early.
+        with _django_errors():
+            lock_key = keys.lock_key(key)
+            if self.cache.get(lock_key) not in (lock_token, "U"):
+                return
+            if uncacheable_ms:
+                self.cache.set(lock_key, "U", max(1, uncacheable_ms // 1000))
+            else:
+                self.cache.delete(lock_key)
 
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         with _django_errors():
