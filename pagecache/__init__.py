@@ -14,6 +14,11 @@ __all__ = [
     "add_tags",
     "model_tag",
     "purge_tags",
+    # purge hooks
+    "register",
+    "PurgingManager",
+    "PurgingQuerySet",
+    "purge_queryset",
     # errors
     "PageCacheError",
     "PurgeError",
@@ -28,6 +33,10 @@ _LAZY = {
     "add_tags": "pagecache.tags",
     "model_tag": "pagecache.tags",
     "purge_tags": "pagecache.purge",
+    "register": "pagecache.hooks",
+    "PurgingManager": "pagecache.hooks",
+    "PurgingQuerySet": "pagecache.hooks",
+    "purge_queryset": "pagecache.hooks",
     "PageCacheError": "pagecache.exceptions",
     "PurgeError": "pagecache.exceptions",
     "InvalidTag": "pagecache.exceptions",
@@ -37,6 +46,7 @@ if TYPE_CHECKING:
     from .decorators import cache_page, exempt
     from .exceptions import InvalidTag, PageCacheError, PurgeError
     from .fragments import cached_fragment
+    from .hooks import PurgingManager, PurgingQuerySet, purge_queryset, register
     from .purge import purge_tags
     from .tags import add_tags, model_tag
 

@@ -1,4 +1,4 @@
-"""The ``pagecache`` Django app: registers the system checks when Django starts."""
+"""The ``pagecache`` Django app: registers the system checks and the purge hooks."""
 
 from __future__ import annotations
 
@@ -11,4 +11,6 @@ class PageCacheConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: check registration and signal receivers.
-        from . import checks, conf, signals  # noqa: F401
+        from . import checks, conf, hooks, signals  # noqa: F401
+
+        hooks.connect()

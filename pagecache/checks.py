@@ -41,7 +41,11 @@ E003 = Error(
     hint="Add a {alias!r} entry to CACHES or set PAGECACHE['CACHE'] to one of: {aliases}.",
     id="pagecache.E003",
 )
-# pagecache.E004 is reserved: a PAGECACHE['MODELS'] entry that is not an installed model.
+E004 = Error(
+    "PAGECACHE['MODELS'] names {label!r}, which is not an installed model.",
+    hint='Use "app_label.ModelName" of a model in INSTALLED_APPS, or remove the entry.',
+    id="pagecache.E004",
+)
 W001 = CheckWarning(
     "pagecache.middleware.PageCacheMiddleware is in MIDDLEWARE at position {index}, not first.",
     hint=(
@@ -144,3 +148,106 @@ def check_cache_is_shared(
     if not isinstance(config, Mapping) or config.get("BACKEND") != LOCMEM_BACKEND:
         return []
     return [_message(W002, alias=alias)]
+
+
+@register()
+def check_models(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """pagecache.E004: a ``PAGECACHE['MODELS']`` entry that is not an installed model."""
+    from django.apps import apps
+
+    labels = _raw_pagecache().get("MODELS")
+    if not isinstance(labels, list | tuple) or not conf.OPTIONS["MODELS"].is_valid(labels):
+        return []  # E001 reports the type
+    messages = []
+    for label in labels:
+        try:
+            apps.get_model(label)
+        except (LookupError, ValueError):
+            messages.append(_message(E004, label=label))
+    return messages
+
+
+# -- deploy checks: the Redis server behind the cache ---------------------------------------
+
+MIN_REDIS_VERSION = (6, 2)
+
+W010 = CheckWarning(
+    "The pagecache Redis server runs version {version}; pagecache needs Redis 6.2 or newer.",
+    hint="Upgrade Redis to 6.2 or newer (7.x recommended).",
+    id="pagecache.W010",
+)
+W011 = CheckWarning(
+    "The pagecache Redis server has maxmemory 0: the cache grows without bound.",
+    hint=(
+        "Set maxmemory (e.g. CONFIG SET maxmemory 1gb, or in redis.conf) with "
+        "maxmemory-policy allkeys-lru, so old pages are evicted instead of filling memory."
+    ),
+    id="pagecache.W011",
+)
+W012 = CheckWarning(
+    "The pagecache Redis server's maxmemory-policy is noeviction: once it is full, every "
+    "cache write fails.",
+    hint="Set maxmemory-policy allkeys-lru (or volatile-lru); pagecache is safe under eviction.",
+    id="pagecache.W012",
+)
+W013 = CheckWarning(
+    "The pagecache Redis server could not be reached to check its configuration: {error}",
+    hint="Check the LOCATION of CACHES[{alias!r}] and that Redis is running.",
+    id="pagecache.W013",
+)
+
+
+def redis_version(text: str) -> tuple[int, ...]:
+    """``"7.0.15"`` -> ``(7, 0, 15)``; unparsable parts count as 0.
+
+    >>> redis_version("6.0.9") < MIN_REDIS_VERSION
+    True
+    """
+    return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))
+
+
+@register(deploy=True)
+def check_redis_server(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """pagecache.W010-W013: the Redis server's version and memory settings."""
+    from django.core.cache import caches
+
+    from .store import redis_client_of
+
+    alias = _cache_alias()
+    if alias not in _caches():
+        return []  # E003
+    client = redis_client_of(caches[alias])
+    if client is None:
+        return []  # not Redis: nothing to check
+    # A short-timeout, no-retry client on the same server: a check must not hang on a dead host.
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    pool = client.connection_pool
+    options = dict(pool.connection_kwargs)
+    options.update(socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    probe_pool = redis.ConnectionPool(connection_class=pool.connection_class, **options)
+    probe = redis.Redis(connection_pool=probe_pool)
+    try:
+        version = str(probe.info("server").get("redis_version", "0"))
+        try:
+            config = probe.config_get("maxmemory*")
+        except redis.ResponseError:
+            config = {}  # CONFIG disabled (managed Redis): nothing more to check
+    except (redis.RedisError, OSError) as exc:
+        return [_message(W013, error=exc, alias=alias)]
+    finally:
+        probe_pool.disconnect()
+    messages = []
+    if redis_version(version) < MIN_REDIS_VERSION:
+        messages.append(_message(W010, version=version))
+    if str(config.get("maxmemory", "")) == "0":
+        messages.append(_message(W011))  # its hint covers the policy too
+    elif config.get("maxmemory-policy") == "noeviction":
+        messages.append(_message(W012))
+    return messages

@@ -102,7 +102,7 @@ def flush_pending() -> bool:
             tags = tuple(tag for tag, (is_soft, _) in batch.items() if is_soft is soft)
             if tags:
                 store.purge(tags, soft)
-                tags_purged.send(sender=purge_tags, tags=tags, soft=soft)
+                _announce(tags, soft)
     except StoreUnavailable as exc:
         logger.debug("pagecache: purge attempt failed: %s", exc)
         return False
@@ -112,6 +112,18 @@ def flush_pending() -> bool:
             if _pending.get(tag) == sent:
                 del _pending[tag]
         return not _pending
+
+
+def _announce(tags: tuple[str, ...], soft: bool) -> None:
+    # A failing receiver (a CDN call, say) must not turn a delivered purge into an error.
+    for receiver, result in tags_purged.send_robust(sender=purge_tags, tags=tags, soft=soft):
+        if isinstance(result, Exception):
+            log_failure(
+                f"receiver:{getattr(receiver, '__qualname__', receiver)}",
+                "pagecache: tags_purged receiver %r failed: %r",
+                receiver,
+                result,
+            )
 
 
 def pending_tags() -> dict[str, bool]:

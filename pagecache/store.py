@@ -102,6 +102,9 @@ class Store(Protocol):
     def purge_all(self) -> int:
         """Make every entry stored so far stale; return the clock value used."""
 
+    def clear(self) -> int | None:
+        """Remove this library's keys (never anything else); the number removed, if known."""
+
 
 # -- Redis fast path ------------------------------------------------------------------------
 
@@ -243,6 +246,7 @@ class RedisStore:
 
     def __init__(self, client: Any, prefix: str) -> None:
         self.client = client
+        self.prefix = prefix
         self.tags_key = keys.tag_versions_key(prefix)
         self._lookup = client.register_script(_LOOKUP_LUA)
         self._purge = client.register_script(_PURGE_LUA)
@@ -294,6 +298,20 @@ class RedisStore:
         """Raise the floor: every entry stored so far becomes stale (O(1))."""
         with _converted_errors():
             return int(self._purge(keys=[self.tags_key], args=["f"]))
+
+    def clear(self) -> int:
+        """SCAN this prefix's keys and UNLINK them in batches (never FLUSHDB)."""
+        removed = 0
+        with _converted_errors():
+            batch: list[bytes] = []
+            for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    removed += int(self.client.unlink(*batch))
+                    batch.clear()
+            if batch:
+                removed += int(self.client.unlink(*batch))
+        return removed
 
 
 @contextmanager
@@ -431,6 +449,10 @@ class DjangoCacheStore:
             now = _now_us()
             self.cache.set(self.floor_key, now, None)
             return now
+
+    def clear(self) -> None:
+        # The cache API cannot list keys by prefix: make everything stale instead.
+        self.purge_all()
 
 
 @contextmanager

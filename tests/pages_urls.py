@@ -159,9 +159,9 @@ urlpatterns = [
 # -- fragments inside cached pages ----------------------------------------------------------
 
 FRAGMENT_PAGE = {
-    "django": '{% load cachetag %}<h1>page {{ n }}</h1>'
+    "django": "{% load cachetag %}<h1>page {{ n }}</h1>"
     '{% cachetag "box" tags="frag" %}box {{ counter }}{% endcachetag %}',
-    "jinja2": '<h1>page {{ n }}</h1>'
+    "jinja2": "<h1>page {{ n }}</h1>"
     '{% cachetag "box", tags="frag" %}box {{ counter }}{% endcachetag %}',
 }
 

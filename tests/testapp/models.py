@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from pagecache.hooks import PurgingManager
+
 
 class Category(models.Model):
     name = models.CharField(max_length=100)
@@ -20,3 +22,31 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Reader(models.Model):
+    """Linked to articles through an explicit model (Subscription)."""
+
+    name = models.CharField(max_length=100)
+    articles = models.ManyToManyField(Article, through="Subscription", related_name="readers")
+
+
+class Subscription(models.Model):
+    reader = models.ForeignKey(Reader, on_delete=models.CASCADE)
+    article = models.ForeignKey(Article, on_delete=models.CASCADE)
+    since = models.DateField(auto_now_add=True)
+
+
+class Comment(models.Model):
+    """Registered with a callable: a comment purges its article."""
+
+    article = models.ForeignKey(Article, on_delete=models.CASCADE, related_name="comments")
+    text = models.TextField()
+
+
+class Note(models.Model):
+    """Has a PurgingManager: its bulk writes purge."""
+
+    text = models.CharField(max_length=100)
+
+    objects = PurgingManager()

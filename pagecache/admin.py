@@ -1,0 +1,62 @@
+"""``PurgeCacheMixin``: a "Purge cached pages" action and purge-on-save for the Django admin.
+
+Add it in front of ``admin.ModelAdmin``::
+
+    @admin.register(Article)
+    class ArticleAdmin(PurgeCacheMixin, admin.ModelAdmin):
+        ...
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+
+from .hooks import hooked_models, tags_for
+from .purge import purge_tags
+
+if TYPE_CHECKING:
+    from django.db.models import Model, QuerySet
+    from django.http import HttpRequest
+
+    _Base = admin.ModelAdmin[Any]
+else:
+    _Base = object
+
+
+class PurgeCacheMixin(_Base):
+    """Adds the "Purge cached pages" action; saves and deletes in the admin purge too."""
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        action = self.get_action("purge_cached_pages")
+        if action is not None:
+            actions["purge_cached_pages"] = action
+        return actions
+
+    @admin.action(description="Purge cached pages")
+    def purge_cached_pages(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        tags = [tag for obj in queryset for tag in tags_for(obj)]
+        purge_tags(*tags)
+        self.message_user(
+            request, f"Purged the cached pages of {len(queryset)} object(s).", messages.SUCCESS
+        )
+
+    # Hooked models purge through their signals already; others purge here.
+    def save_model(self, request: HttpRequest, obj: Model, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if type(obj) not in hooked_models():
+            purge_tags(*tags_for(obj))
+
+    def delete_model(self, request: HttpRequest, obj: Model) -> None:
+        tags = tags_for(obj)
+        super().delete_model(request, obj)
+        if type(obj) not in hooked_models():
+            purge_tags(*tags)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        tags = [tag for obj in queryset for tag in tags_for(obj)]
+        super().delete_queryset(request, queryset)
+        if queryset.model not in hooked_models():
+            purge_tags(*tags)
