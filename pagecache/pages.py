@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse, HttpResponseBase
 from django.utils.encoding import escape_uri_path
 
-from . import access, keys, policy
+from . import access, facts, keys, policy
 from . import entry as entries
 from .access import Action, Outcome
 from .conf import on_reload, settings
-from .store import Lookup
 from .tags import RenderState, current_render, render_state
 
 if TYPE_CHECKING:
@@ -36,59 +35,52 @@ _vary_names: dict[str, tuple[str, ...]] = {}
 VARY_MEMO_LIMIT = 10_000
 
 
+#: Where the WSGI fast path leaves its lookup for the middleware (saving a second one).
+OUTCOME_KEY = "pagecache.outcome"
+
+
 def serve(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
     """Answer ``request`` from the page cache, or render it and store the result."""
     state = render_state(request)
-    eligible = policy.request_eligibility(
-        request.method or "",
-        has_authorization="HTTP_AUTHORIZATION" in request.META,
-        cookie_names=request.COOKIES,
-        anonymous_only=settings.ANONYMOUS_ONLY,
-        bypass_cookies=settings.BYPASS_COOKIES,
-    )
-    base_key = _base_key(request) if eligible else None
-    if base_key is None:
-        logger.debug("pagecache: bypass %s: %s", request.path, eligible.reason or "invalid host")
+    page = facts.page_request(request.META, request.path)
+    if isinstance(page, str):
+        logger.debug("pagecache: bypass %s: %s", request.path, page)
         return _mark(get_response(request), "BYPASS")
 
-    outcome = _obtain(request, base_key)
-    if outcome.action is Action.HIT and outcome.entry is not None and outcome.found is not None:
-        return _hit_response(request, outcome.entry, outcome.found, "HIT")
-    if outcome.action is Action.STALE and outcome.entry is not None and outcome.found is not None:
-        return _hit_response(request, outcome.entry, outcome.found, "STALE")
-    return _render(request, get_response, state, base_key, outcome)
+    outcome = _handed_over(request, page) or obtain(page)
+    if outcome.action in (Action.HIT, Action.STALE):
+        return _to_response(hit_parts(page, outcome))
+    return _render(request, get_response, state, page, outcome)
 
 
-def _base_key(request: HttpRequest) -> str | None:
-    try:
-        host = request.get_host()
-    except DisallowedHost:
-        return None  # Django answers 400; never cache under a host it would not serve
-    return keys.page_key(
-        settings.KEY_PREFIX,
-        request.scheme or "http",
-        host,
-        escape_uri_path(request.path),
-        policy.normalize_query(request.META.get("QUERY_STRING", ""), settings.IGNORED_QUERY_PARAMS),
-    )
+def _handed_over(request: HttpRequest, page: facts.PageRequest) -> Outcome | None:
+    """The outcome the WSGI fast path obtained for this very page, if it left one."""
+    handed = request.META.pop(OUTCOME_KEY, None)
+    if isinstance(handed, tuple) and handed[0] == page.base_key:
+        handed[2].append(True)  # tell the fast path the render lock is taken care of
+        outcome: Outcome = handed[1]
+        return outcome
+    return None
 
 
-def _variant_key(request: HttpRequest, base_key: str, names: tuple[str, ...]) -> str:
+def variant_key(page: facts.PageRequest, names: tuple[str, ...]) -> str:
+    """The key of the page's variant for these ``Vary`` header names."""
     if not names:
-        return base_key
-    return keys.variant_key(base_key, names, policy.vary_values(names, request.headers.get))
+        return page.base_key
+    return keys.variant_key(page.base_key, names, policy.vary_values(names, page.header))
 
 
-def _obtain(request: HttpRequest, base_key: str) -> Outcome:
+def obtain(page: facts.PageRequest, *, lock: bool = True) -> Outcome:
+    """Apply the single-flight rule to the page, following its Vary marker if needed."""
     # Only GET renders may be stored, so only they take the render lock; HEAD never waits.
-    lock = request.method == "GET"
-    key = _variant_key(request, base_key, _vary_names.get(base_key, ()))
+    lock = lock and page.method == "GET"
+    key = variant_key(page, _vary_names.get(page.base_key, ()))
     outcome = access.obtain(key, lock=lock)
     if outcome.action is Action.VARY and outcome.found is not None:
         # First sight of this page in this process: the marker names its Vary headers.
         names = entries.loads_vary(outcome.found.value) or ()
-        _remember_vary(base_key, names)
-        key = _variant_key(request, base_key, names)
+        _remember_vary(page.base_key, names)
+        key = variant_key(page, names)
         outcome = access.obtain(key, lock=lock)
         if outcome.action is Action.VARY and outcome.found is not None:
             # A marker where a variant belongs (corrupt): render and overwrite it.
@@ -107,49 +99,71 @@ def _remember_vary(base_key: str, names: tuple[str, ...]) -> None:
     _vary_names[base_key] = names
 
 
-def _hit_response(
-    request: HttpRequest, stored: entries.Entry, found: Lookup, status: str
-) -> HttpResponseBase:
-    headers = dict(stored.headers)
-    lowered = {name.lower(): value for name, value in stored.headers}
+@dataclass(frozen=True, slots=True)
+class HitParts:
+    """A response served from the cache, independent of how it is sent."""
+
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
+    """The response for a HIT or STALE outcome: stored, or 304/412, plus Age and status."""
+    stored, found = outcome.entry, outcome.found
+    assert stored is not None and found is not None
+    label = "HIT" if outcome.action is Action.HIT else "STALE"
     age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
-    conditional = policy.conditional_status(
-        request.method or "",
-        if_match=request.META.get("HTTP_IF_MATCH"),
-        if_none_match=request.META.get("HTTP_IF_NONE_MATCH"),
-        if_modified_since=request.META.get("HTTP_IF_MODIFIED_SINCE"),
-        if_unmodified_since=request.META.get("HTTP_IF_UNMODIFIED_SINCE"),
-        etag=lowered.get("etag"),
-        last_modified=lowered.get("last-modified"),
-        status=stored.status,
-    )
-    response: HttpResponseBase
+    etag = last_modified = None
+    for name, value in stored.headers:
+        lowered = name.lower()
+        if lowered == "etag":
+            etag = value
+        elif lowered == "last-modified":
+            last_modified = value
+    conditional = None
+    if etag is not None or last_modified is not None:
+        conditional = policy.conditional_status(
+            page.method,
+            if_match=page.header("If-Match"),
+            if_none_match=page.header("If-None-Match"),
+            if_modified_since=page.header("If-Modified-Since"),
+            if_unmodified_since=page.header("If-Unmodified-Since"),
+            etag=etag,
+            last_modified=last_modified,
+            status=stored.status,
+        )
     if conditional == 304:
-        response = HttpResponse(status=304)
-        del response["Content-Type"]
-        for name, value in stored.headers:
-            if name.lower() in policy.NOT_MODIFIED_HEADERS:
-                response[name] = value
+        headers = [(n, v) for n, v in stored.headers if n.lower() in policy.NOT_MODIFIED_HEADERS]
+        parts = HitParts(304, "Not Modified", headers, b"")
     elif conditional == 412:
-        response = HttpResponse(status=412)
+        parts = HitParts(412, "Precondition Failed", [], b"")
     else:
-        body = b"" if request.method == "HEAD" else stored.body
-        response = HttpResponse(body, status=stored.status, reason=stored.reason or None)
-        del response["Content-Type"]
-        for name, value in headers.items():
-            response[name] = value
-    response["Age"] = age
-    return _mark(response, status)
+        body = b"" if page.method == "HEAD" else stored.body
+        parts = HitParts(stored.status, stored.reason, list(stored.headers), body)
+    parts.headers.append(("Age", age))
+    if settings.STATUS_HEADER:
+        parts.headers.append((settings.STATUS_HEADER, label))
+    return parts
+
+
+def _to_response(parts: HitParts) -> HttpResponse:
+    response = HttpResponse(parts.body, status=parts.status, reason=parts.reason or None)
+    del response["Content-Type"]
+    for name, value in parts.headers:
+        response[name] = value
+    return response
 
 
 def _render(
     request: HttpRequest,
     get_response: GetResponse,
     state: RenderState,
-    base_key: str,
+    page: facts.PageRequest,
     outcome: Outcome,
 ) -> HttpResponseBase:
-    lock_key = outcome.key or base_key
+    lock_key = outcome.key or page.base_key
     token = current_render.set(state)
     try:
         response = get_response(request)
@@ -167,12 +181,10 @@ def _render(
         # @cache_page without the middleware sees an unrendered TemplateResponse.
         start = outcome.start
         response.add_post_render_callback(  # type: ignore[attr-defined]
-            lambda rendered: _store(
-                request, rendered, state, base_key, start, lock_key, outcome.token
-            )
+            lambda rendered: _store(request, rendered, state, page, start, lock_key, outcome.token)
         )
     else:
-        _store(request, response, state, base_key, outcome.start, lock_key, outcome.token)
+        _store(request, response, state, page, outcome.start, lock_key, outcome.token)
     return _mark(response, "MISS")
 
 
@@ -180,7 +192,7 @@ def _store(
     request: HttpRequest,
     response: HttpResponseBase,
     state: RenderState,
-    base_key: str,
+    page: facts.PageRequest,
     start: int,
     lock_key: str,
     lock_token: str,
@@ -209,7 +221,7 @@ def _store(
     ttl = state.ttl if state.ttl is not None else settings.TTL
     stale_ttl = state.stale_ttl if state.stale_ttl is not None else settings.STALE_TTL
     names = policy.parse_vary(response.get("Vary"))
-    key = _variant_key(request, base_key, names)
+    key = variant_key(page, names)
     excluded = _not_stored_headers()
     headers = tuple(
         (name, value) for name, value in response.headers.items() if name.lower() not in excluded
@@ -219,11 +231,11 @@ def _store(
             response.status_code, response.reason_phrase, headers, body, tags, start, ttl, stale_ttl
         )
     )
-    vary = (base_key, entries.dumps_vary(names)) if names else None
+    vary = (page.base_key, entries.dumps_vary(names)) if names else None
     # The lock was taken on the key looked up; the entry may land on a Vary variant of it.
     same_key = key == lock_key
     if access.save(key, value, ttl + stale_ttl, vary, lock_token if same_key else "") and names:
-        _remember_vary(base_key, names)
+        _remember_vary(page.base_key, names)
     if not same_key:
         access.release(lock_key, lock_token, uncacheable=False)
 

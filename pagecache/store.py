@@ -277,14 +277,22 @@ class RedisStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
+        from redis.exceptions import NoScriptError
+
         with _converted_errors():
             pipe = self.client.pipeline(transaction=False)
             if vary is not None:
                 pipe.set(vary[0], vary[1], px=timeout * 1000)
             pipe.set(key, value, px=timeout * 1000)
             if lock_token:
-                self._release(keys=[keys.lock_key(key)], args=[lock_token, 0], client=pipe)
-            pipe.execute()
+                # Plain EVALSHA: a Script object in a pipeline costs a SCRIPT EXISTS round trip.
+                pipe.evalsha(self._release.sha, 1, keys.lock_key(key), lock_token, 0)
+            results = pipe.execute(raise_on_error=False)
+            for result in results:
+                if isinstance(result, NoScriptError):
+                    self.release(key, lock_token)  # script cache was flushed: load and retry
+                elif isinstance(result, Exception):
+                    raise result
 
     def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
         with _converted_errors():

@@ -1,0 +1,108 @@
+"""What the page cache needs to know about a request, read from its WSGI environ.
+
+The middleware passes ``request.META`` (which *is* the environ) and ``request.path``;
+the WSGI fast path passes the raw environ before Django builds a request. Both get the
+same answers from the same code: the scheme, the host as ``HttpRequest.get_host()``
+validates it, request headers by name, and the request's page key or the reason it may
+not use the page cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.http.cookie import parse_cookie
+from django.http.request import split_domain_port, validate_host
+from django.utils.encoding import escape_uri_path
+
+from . import keys, policy
+from .conf import settings
+
+Environ = Mapping[str, Any]
+
+
+def scheme(environ: Environ) -> str:
+    """``request.scheme``: ``SECURE_PROXY_SSL_HEADER`` if configured, else the WSGI scheme."""
+    proxy_header = django_settings.SECURE_PROXY_SSL_HEADER
+    if proxy_header:
+        header, secure_value = proxy_header
+        value = environ.get(header)
+        if value is not None:
+            return "https" if value.split(",", 1)[0].strip() == secure_value else "http"
+    return str(environ.get("wsgi.url_scheme", "http"))
+
+
+def host(environ: Environ, request_scheme: str) -> str | None:
+    """``request.get_host()``, or ``None`` where Django would raise ``DisallowedHost``."""
+    if django_settings.USE_X_FORWARDED_HOST and "HTTP_X_FORWARDED_HOST" in environ:
+        raw = str(environ["HTTP_X_FORWARDED_HOST"])
+    elif "HTTP_HOST" in environ:
+        raw = str(environ["HTTP_HOST"])
+    else:
+        # PEP 3333's reconstruction, as Django does it.
+        raw = str(environ.get("SERVER_NAME", ""))
+        if django_settings.USE_X_FORWARDED_PORT and "HTTP_X_FORWARDED_PORT" in environ:
+            port = str(environ["HTTP_X_FORWARDED_PORT"])
+        else:
+            port = str(environ.get("SERVER_PORT", ""))
+        if port != ("443" if request_scheme == "https" else "80"):
+            raw = f"{raw}:{port}"
+    allowed = django_settings.ALLOWED_HOSTS
+    if django_settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    domain, _port = split_domain_port(raw)
+    return raw if domain and validate_host(domain, allowed) else None
+
+
+def header(environ: Environ, name: str) -> str | None:
+    """A request header by its HTTP name (``"Accept-Language"``), as ``request.headers``."""
+    key = name.upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = f"HTTP_{key}"
+    value = environ.get(key)
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    """A request that may use the page cache, and the key of its page before ``Vary``."""
+
+    method: str
+    base_key: str
+    environ: Environ
+
+    def header(self, name: str) -> str | None:
+        return header(self.environ, name)
+
+
+def page_request(environ: Environ, path: str) -> PageRequest | str:
+    """The request's page key if it may use the page cache, else the reason it may not.
+
+    ``path`` is Django's ``request.path`` (decoded, with the script prefix).
+    """
+    method = str(environ.get("REQUEST_METHOD", "")).upper()
+    cookie_header = environ.get("HTTP_COOKIE")
+    eligible = policy.request_eligibility(
+        method,
+        has_authorization="HTTP_AUTHORIZATION" in environ,
+        cookie_names=parse_cookie(cookie_header) if cookie_header else {},
+        anonymous_only=settings.ANONYMOUS_ONLY,
+        bypass_cookies=settings.BYPASS_COOKIES,
+    )
+    if not eligible:
+        return eligible.reason
+    request_scheme = scheme(environ)
+    valid_host = host(environ, request_scheme)
+    if valid_host is None:
+        return "host is not in ALLOWED_HOSTS"
+    base_key = keys.page_key(
+        settings.KEY_PREFIX,
+        request_scheme,
+        valid_host,
+        escape_uri_path(path),
+        policy.normalize_query(str(environ.get("QUERY_STRING", "")), settings.IGNORED_QUERY_PARAMS),
+    )
+    return PageRequest(method, base_key, environ)

@@ -1,0 +1,72 @@
+"""``PageCacheWSGI``: serve page-cache hits before Django builds a request.
+
+Wrap Django's WSGI application (as WhiteNoise does)::
+
+    from django.core.wsgi import get_wsgi_application
+    from pagecache.wsgi import PageCacheWSGI
+
+    application = PageCacheWSGI(get_wsgi_application())
+
+A hit costs the lookup and nothing else: no ``HttpRequest``, no middleware, no URL
+resolving. The rules are the middleware's own — eligibility, host validation, key,
+``Vary``, HEAD, 304 — from :mod:`pagecache.facts` and :mod:`pagecache.pages`. Everything
+else falls through to Django unchanged, carrying this lookup (and the render lock it may
+have taken) to ``PageCacheMiddleware``, which renders and stores. The middleware must be
+installed; without it the fast path never takes render locks, so it cannot leave one behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.handlers.wsgi import get_path_info, get_script_name
+
+from . import access, facts, pages
+from .access import Action
+from .health import log_failure
+
+MIDDLEWARE_PATH = "pagecache.middleware.PageCacheMiddleware"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def django_path(environ: dict[str, Any]) -> str:
+    """``request.path`` as ``WSGIRequest`` computes it from the environ."""
+    script_name = get_script_name(environ)
+    path_info = get_path_info(environ) or "/"
+    return "{}/{}".format(script_name.rstrip("/"), path_info.replace("/", "", 1))
+
+
+class PageCacheWSGI:
+    """WSGI middleware answering page-cache hits in front of ``application``."""
+
+    def __init__(self, application: WSGIApp) -> None:
+        self.application = application
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            page = facts.page_request(environ, django_path(environ))
+            if isinstance(page, str):
+                return self.application(environ, start_response)
+            outcome = pages.obtain(page, lock=MIDDLEWARE_PATH in django_settings.MIDDLEWARE)
+        except Exception as exc:
+            # A failing cache never breaks a page: let Django handle the request.
+            log_failure("wsgi", "pagecache: WSGI fast path failed, falling through: %r", exc)
+            return self.application(environ, start_response)
+
+        if outcome.action in (Action.HIT, Action.STALE):
+            parts = pages.hit_parts(page, outcome)
+            start_response(f"{parts.status} {parts.reason}", parts.headers)
+            return [parts.body]
+
+        # Hand the lookup to the middleware, and take the lock back if it never got there.
+        consumed: list[bool] = []
+        environ[pages.OUTCOME_KEY] = (page.base_key, outcome, consumed)
+        try:
+            return self.application(environ, start_response)
+        finally:
+            if outcome.token and not consumed:
+                access.release(outcome.key, outcome.token, uncacheable=False)
