@@ -18,6 +18,8 @@ becomes "no cache" (logged, rate-limited), never an error.
 from __future__ import annotations
 
 import enum
+import itertools
+import os
 import secrets
 import time
 from dataclasses import dataclass
@@ -86,6 +88,25 @@ def release(key: str, lock_token: str, *, uncacheable: bool) -> None:
         failed("release", exc)
 
 
+#: Lock tokens only need to be unique among the requests holding locks: a random
+#: per-process prefix and a counter, without a system call per request. Forked workers
+#: (gunicorn --preload) draw a new prefix.
+_token_prefix = secrets.token_hex(8)
+_token_counter = itertools.count()
+
+
+def _new_token_prefix() -> None:
+    global _token_prefix
+    _token_prefix = secrets.token_hex(8)
+
+
+os.register_at_fork(after_in_child=_new_token_prefix)
+
+
+def next_token() -> str:
+    return f"{_token_prefix}{next(_token_counter)}"
+
+
 class Action(enum.Enum):
     HIT = "hit"
     STALE = "stale"
@@ -116,7 +137,7 @@ def obtain(key: str, *, lock: bool = True) -> Outcome:
     store = usable_store()
     if store is None:
         return NO_CACHE
-    token = secrets.token_hex(12) if lock else ""
+    token = next_token() if lock else ""
     lock_ms = int(settings.LOCK_TIMEOUT * 1000)
     deadline = time.monotonic() + settings.LOCK_TIMEOUT
     pause = POLL_FIRST

@@ -194,9 +194,22 @@ def on_reload(hook: Callable[[], None]) -> Callable[[], None]:
     return hook
 
 
+#: Django settings whose change invalidates something pagecache derived from settings.
+_RELOAD_ON = frozenset(
+    (
+        "PAGECACHE",
+        "CACHES",
+        "SESSION_COOKIE_NAME",
+        "ALLOWED_HOSTS",
+        "DEBUG",
+        "USE_X_FORWARDED_HOST",
+    )
+)
+
+
 @receiver(setting_changed)
 def _reload_on_setting_changed(*, setting: str, **kwargs: object) -> None:
-    if setting in ("PAGECACHE", "CACHES", "SESSION_COOKIE_NAME"):
+    if setting in _RELOAD_ON:
         settings.reload()
         for hook in _reload_hooks:
             hook()

@@ -106,6 +106,9 @@ def loads(data: object) -> Entry | None:
         elif codec != b"0":
             return None
         head, body = payload.split(b"\r\n\r\n", 1)
+        # A line break inside a header value would let a forged entry inject headers.
+        if head.count(b"\n") != head.count(b"\r\n") or head.count(b"\r") != head.count(b"\n"):
+            return None
         status_line, *header_lines = head.decode("utf-8").split("\r\n")
         status_text, _, reason = status_line.partition(" ")
         headers = tuple(_split_header(line) for line in header_lines)

@@ -9,6 +9,7 @@ not use the page cache.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,21 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.encoding import escape_uri_path
 
 from . import keys, policy
-from .conf import settings
+from .conf import on_reload, settings
 
 Environ = Mapping[str, Any]
+
+#: A path made only of characters escape_uri_path() leaves alone needs no escaping.
+_ALREADY_ESCAPED = re.compile(r"[A-Za-z0-9/:@&+$,\-_.!~*'()]*").fullmatch
+
+#: Raw Host value -> valid? Hosts are few; the table is bounded against forged ones.
+_valid_hosts: dict[str, bool] = {}
+VALID_HOSTS_LIMIT = 1024
+
+
+@on_reload
+def _forget_hosts() -> None:
+    _valid_hosts.clear()
 
 
 def scheme(environ: Environ) -> str:
@@ -50,11 +63,17 @@ def host(environ: Environ, request_scheme: str) -> str | None:
             port = str(environ.get("SERVER_PORT", ""))
         if port != ("443" if request_scheme == "https" else "80"):
             raw = f"{raw}:{port}"
-    allowed = django_settings.ALLOWED_HOSTS
-    if django_settings.DEBUG and not allowed:
-        allowed = [".localhost", "127.0.0.1", "[::1]"]
-    domain, _port = split_domain_port(raw)
-    return raw if domain and validate_host(domain, allowed) else None
+    valid = _valid_hosts.get(raw)
+    if valid is None:
+        allowed = django_settings.ALLOWED_HOSTS
+        if django_settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        domain, _port = split_domain_port(raw)
+        valid = bool(domain and validate_host(domain, allowed))
+        if len(_valid_hosts) >= VALID_HOSTS_LIMIT:
+            _valid_hosts.clear()
+        _valid_hosts[raw] = valid
+    return raw if valid else None
 
 
 def header(environ: Environ, name: str) -> str | None:
@@ -102,7 +121,7 @@ def page_request(environ: Environ, path: str) -> PageRequest | str:
         settings.KEY_PREFIX,
         request_scheme,
         valid_host,
-        escape_uri_path(path),
+        path if _ALREADY_ESCAPED(path) else escape_uri_path(path),
         policy.normalize_query(str(environ.get("QUERY_STRING", "")), settings.IGNORED_QUERY_PARAMS),
     )
     return PageRequest(method, base_key, environ)

@@ -150,9 +150,17 @@ def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
 
 def _to_response(parts: HitParts) -> HttpResponse:
     response = HttpResponse(parts.body, status=parts.status, reason=parts.reason or None)
-    del response["Content-Type"]
-    for name, value in parts.headers:
-        response[name] = value
+    headers = getattr(response.headers, "_store", None)
+    if type(headers) is dict:
+        # The stored headers were Django's own, checked when stored and by entry.loads (no
+        # line breaks): fill the header table directly instead of re-validating each one.
+        headers.clear()
+        for name, value in parts.headers:
+            headers[name.lower()] = (name, value)
+    else:  # pragma: no cover - a Django whose ResponseHeaders changed shape
+        del response["Content-Type"]
+        for name, value in parts.headers:
+            response[name] = value
     return response
 
 

@@ -230,6 +230,8 @@ return v
 """
 )
 
+_LOCKS = {lock.value: lock for lock in Lock}
+
 _LOOKUP_STATES = {
     0: State.MISS,
     1: State.FRESH,
@@ -251,20 +253,30 @@ class RedisStore:
         self._lookup = client.register_script(_LOOKUP_LUA)
         self._purge = client.register_script(_PURGE_LUA)
         self._release = client.register_script(_RELEASE_LUA)
+        from redis.exceptions import NoScriptError, RedisError
+
+        self._no_script = NoScriptError
+        self._errors = (RedisError, OSError)
 
     def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
-        with _converted_errors():
-            reply = self._lookup(
-                keys=[key, self.tags_key, keys.lock_key(key)], args=[lock_token, lock_ms]
-            )
+        # The hit path: plain EVALSHA (loading the script only when Redis lost it).
+        args = (3, key, self.tags_key, keys.lock_key(key), lock_token, lock_ms)
+        try:
+            try:
+                reply = self.client.evalsha(self._lookup.sha, *args)
+            except self._no_script:
+                self.client.script_load(_LOOKUP_LUA)
+                reply = self.client.evalsha(self._lookup.sha, *args)
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         try:
             code, clock, value, ttl_left_ms, lock = reply
             return Lookup(
-                _LOOKUP_STATES[int(code)],
+                _LOOKUP_STATES[code],
                 int(clock),
-                bytes(value) if value is not None else None,
+                value if value is None or type(value) is bytes else bytes(value),
                 int(ttl_left_ms),
-                Lock(int(lock)),
+                _LOCKS[lock],
             )
         except (TypeError, ValueError, KeyError) as exc:
             raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc

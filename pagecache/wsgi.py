@@ -35,6 +35,16 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 def django_path(environ: dict[str, Any]) -> str:
     """``request.path`` as ``WSGIRequest`` computes it from the environ."""
+    path_info = environ.get("PATH_INFO", "")
+    if (
+        path_info.startswith("/")
+        and path_info.isascii()
+        and not environ.get("SCRIPT_NAME")
+        and not environ.get("SCRIPT_URL")
+        and not environ.get("REDIRECT_URL")
+        and django_settings.FORCE_SCRIPT_NAME is None
+    ):
+        return str(path_info)  # the common case: what Django's decoding would give
     script_name = get_script_name(environ)
     path_info = get_path_info(environ) or "/"
     return "{}/{}".format(script_name.rstrip("/"), path_info.replace("/", "", 1))

@@ -134,3 +134,9 @@ def verdict(**kw):
 )
 def test_judge(kw, expected):
     assert verdict(**kw) is expected
+
+
+@pytest.mark.parametrize("injected", [b"X-A: 1\nSet-Cookie: a=b", b"X-A: 1\rSet-Cookie: a=b"])
+def test_line_breaks_inside_headers_are_refused(injected):
+    data = b"PC1 1 2 3\n0200 OK\r\n" + injected + b"\r\n\r\nbody"
+    assert loads(data) is None
