@@ -93,6 +93,37 @@ def redis_factory() -> Iterator[Callable[..., RedisServer]]:
         server.stop()
 
 
+def redis_caches(url: str, timeout: float = 0.3) -> dict[str, dict[str, Any]]:
+    """``CACHES`` with django-redis at ``url`` and short timeouts (outage tests stay quick)."""
+    return {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": timeout, "SOCKET_TIMEOUT": timeout},
+        }
+    }
+
+
+@pytest.fixture
+def private_cache(
+    redis_factory: Callable[..., RedisServer],
+) -> Iterator[Callable[..., RedisServer]]:
+    """``private_cache(*redis_args, data_dir=None)`` starts a private redis-server and points
+    the default cache at it for the rest of the test; returns the server to stop or pause."""
+    overrides: list[override_settings] = []
+
+    def start(*extra_args: str, data_dir: str | os.PathLike[str] | None = None) -> RedisServer:
+        server = redis_factory(*extra_args, data_dir=data_dir)
+        override = override_settings(CACHES=redis_caches(server.url))
+        override.enable()
+        overrides.append(override)
+        return server
+
+    yield start
+    for override in reversed(overrides):
+        override.disable()
+
+
 def caches_for(url: str) -> dict[str, dict[str, Any]]:
     """The session's ``CACHES``: django-redis, LocMem and Django's RedisCache."""
     return {

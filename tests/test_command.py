@@ -55,19 +55,11 @@ def test_purge_rejects_a_bad_tag():
         run("purge", "two words")
 
 
-def test_purge_fails_loudly_when_redis_is_down(redis_factory):
-    server = redis_factory()
-    caches = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
-    with override_settings(CACHES=caches):
-        server.stop()
-        with pytest.raises(CommandError, match="Not purged"):
-            run("purge", "x")
+def test_purge_fails_loudly_when_redis_is_down(private_cache):
+    server = private_cache()
+    server.stop()
+    with pytest.raises(CommandError, match="Not purged"):
+        run("purge", "x")
 
 
 def test_purge_needs_a_tag():
@@ -139,21 +131,13 @@ def test_inspect_errors(args, message):
         run(*args)
 
 
-def test_unreachable_cache_is_a_clear_error(redis_factory):
-    server = redis_factory()
-    caches = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        }
-    }
-    with override_settings(CACHES=caches):
-        server.stop()
-        with pytest.raises(CommandError, match="unreachable"):
-            run("inspect", "http://testserver/")
-        with pytest.raises(CommandError, match="unreachable"):
-            run("clear")
+def test_unreachable_cache_is_a_clear_error(private_cache):
+    server = private_cache()
+    server.stop()
+    with pytest.raises(CommandError, match="unreachable"):
+        run("inspect", "http://testserver/")
+    with pytest.raises(CommandError, match="unreachable"):
+        run("clear")
 
 
 def test_help_texts():

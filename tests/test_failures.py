@@ -24,38 +24,29 @@ def pages():
 
 
 @pytest.fixture
-def private_cache(redis_factory):
-    server = redis_factory()
-    caches = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.3},
-        }
-    }
-    with override_settings(CACHES=caches):
-        yield server
+def server(private_cache):
+    return private_cache()
 
 
-def test_redis_killed_then_restarted(private_cache, monkeypatch):
+def test_redis_killed_then_restarted(server, monkeypatch):
     monkeypatch.setattr(health.breaker, "backoff", 0.0)  # don't wait out the back-off
     client = Client()
     client.get("/other/")
     assert client.get("/other/")["X-Cache"] == "HIT"
-    private_cache.stop()
+    server.stop()
     for n in (2, 3, 4):
         response = client.get("/other/")
         assert response.status_code == 200
         assert response.content == f"other render {n}".encode()
         assert response["X-Cache"] == "MISS"
-    private_cache.start()
+    server.start()
     assert client.get("/other/")["X-Cache"] == "MISS"  # caching resumes by itself...
     assert client.get("/other/")["X-Cache"] == "HIT"  # ...and serves again
 
 
-def test_backoff_keeps_a_dead_redis_off_the_request_path(private_cache):
+def test_backoff_keeps_a_dead_redis_off_the_request_path(server):
     client = Client()
-    private_cache.stop()
+    server.stop()
     client.get("/other/")  # fails once, opens the breaker
     with count_round_trips() as trips:
         for _ in range(5):
@@ -63,10 +54,10 @@ def test_backoff_keeps_a_dead_redis_off_the_request_path(private_cache):
     assert trips.count == 0
 
 
-def test_slow_redis_times_out_and_the_page_renders(private_cache, monkeypatch):
+def test_slow_redis_times_out_and_the_page_renders(server, monkeypatch):
     client = Client()
     client.get("/other/")
-    private_cache.pause(3)  # every command now blocks past the 0.3 s socket timeout
+    server.pause(3)  # every command now blocks past the 0.3 s socket timeout
     started = time.monotonic()
     response = client.get("/other/")
     assert response.status_code == 200
@@ -74,8 +65,8 @@ def test_slow_redis_times_out_and_the_page_renders(private_cache, monkeypatch):
     assert time.monotonic() - started < 2.5  # bounded by the socket timeout, not the pause
 
 
-def test_outage_is_logged_once_per_interval_not_per_request(private_cache, caplog):
-    private_cache.stop()
+def test_outage_is_logged_once_per_interval_not_per_request(server, caplog):
+    server.stop()
     client = Client()
     with caplog.at_level(logging.WARNING, logger="pagecache"):
         for _ in range(20):

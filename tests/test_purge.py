@@ -218,21 +218,12 @@ def test_purge_in_rolled_back_transaction_is_not_repeated(redis_server):
 
 
 @pytest.fixture
-def private_cache(redis_factory, tmp_path):
-    """Point the page cache at a private server that keeps its data across a restart."""
-    server = redis_factory("--appendonly", "yes", "--appendfsync", "always", data_dir=tmp_path)
-    caches = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.url,
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.3, "SOCKET_TIMEOUT": 0.3},
-        }
-    }
-    with override_settings(CACHES=caches):
-        yield server
+def durable_server(private_cache, tmp_path):
+    """A private server that keeps its data across a restart (AOF), for the cache."""
+    return private_cache("--appendonly", "yes", "--appendfsync", "always", data_dir=tmp_path)
 
 
-def test_purge_while_redis_is_down_is_resent_before_serving(private_cache, caplog, monkeypatch):
+def test_purge_while_redis_is_down_is_resent_before_serving(durable_server, caplog, monkeypatch):
     from pagecache import health
 
     monkeypatch.setattr(health.breaker, "backoff", 0.0)
@@ -240,7 +231,7 @@ def test_purge_while_redis_is_down_is_resent_before_serving(private_cache, caplo
     client.get("/other/")
     assert client.get("/other/")["X-Cache"] == "HIT"
 
-    private_cache.stop()
+    durable_server.stop()
     pagecache.purge_tags("other")  # logged and kept, not raised
     assert purge.pending_tags() == {"other": False}
     assert "not delivered" in caplog.text
@@ -248,8 +239,8 @@ def test_purge_while_redis_is_down_is_resent_before_serving(private_cache, caplo
         pagecache.purge_tags("other", raise_errors=True)
     assert excinfo.value.tags == ("other",)
 
-    private_cache.start()  # the old entry survived the restart (AOF)
-    assert private_cache.client().exists("pc:p1:http://testserver/other/")
+    durable_server.start()  # the old entry survived the restart (AOF)
+    assert durable_server.client().exists("pc:p1:http://testserver/other/")
     response = client.get("/other/")
     assert response.content == b"other render 2"
     assert purge.pending_tags() == {}
