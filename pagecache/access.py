@@ -25,11 +25,14 @@ import time
 from dataclasses import dataclass
 
 from . import entry as entries
-from .conf import settings
+from .conf import on_reload, settings
 from .exceptions import StoreUnavailable
 from .health import breaker, log_failure
 from .purge import flush_pending
 from .store import Lock, Lookup, State, Store, get_store
+
+#: The lookup script reads at most this much of an entry to find the end of its header.
+MAX_HEADER_BYTES = 65536
 
 #: First pause between polls while another request renders; grows to POLL_MAX.
 POLL_FIRST = 0.01
@@ -51,10 +54,12 @@ def usable_store() -> Store | None:
         return None
 
 
-def lookup(store: Store, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup | None:
+def lookup(
+    store: Store, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
+) -> Lookup | None:
     """Look ``key`` up; ``None`` (and the breaker opened) if the cache failed."""
     try:
-        found = store.lookup(key, lock_token, lock_ms)
+        found = store.lookup(key, lock_token, lock_ms, known_id)
     except StoreUnavailable as exc:
         failed("lookup", exc)
         return None
@@ -70,6 +75,13 @@ def save(
     lock_token: str = "",
 ) -> bool:
     """Store ``value`` (and release the render lock); False (logged) if the cache failed."""
+    if value.find(b"\n", 0, MAX_HEADER_BYTES) == -1:
+        # So many tags that the lookup script would not find the header's end: don't store.
+        log_failure(
+            "header", "pagecache: not storing %s: its tags exceed %d bytes", key, MAX_HEADER_BYTES
+        )
+        release(key, lock_token, uncacheable=True)
+        return False
     try:
         get_store().save(key, value, timeout, vary, lock_token)
     except StoreUnavailable as exc:
@@ -142,12 +154,13 @@ def obtain(key: str, *, lock: bool = True) -> Outcome:
     deadline = time.monotonic() + settings.LOCK_TIMEOUT
     pause = POLL_FIRST
     while True:
-        found = lookup(store, key, token, lock_ms)
+        known = _decoded.get(key)
+        found = lookup(store, key, token, lock_ms, known[0] if known else "")
         if found is None:
             return NO_CACHE
         if found.state is State.VARY:
             return Outcome(Action.VARY, key, found)
-        stored = entries.loads(found.value) if found.value is not None else None
+        stored = _decode(key, found, known)
         if found.state is State.FRESH and stored is not None:
             return Outcome(Action.HIT, key, found, stored)
         if found.lock is Lock.ACQUIRED:
@@ -164,6 +177,39 @@ def obtain(key: str, *, lock: bool = True) -> Outcome:
 def _pause(seconds: float) -> None:
     """Wait between polls for another request's render (a seam for concurrency tests)."""
     time.sleep(seconds)
+
+
+#: Entry key -> (content id, decoded entry): the entries this process decoded last. Each
+#: hit is still checked in Redis; when the stored content id is the one held here, Redis
+#: sends no body and nothing is decoded. Bounded by total body size.
+_decoded: dict[str, tuple[str, entries.Entry]] = {}
+_decoded_bytes = 0
+DECODED_LIMIT_BYTES = 16 * 1024 * 1024
+
+
+def _decode(
+    key: str, found: Lookup, known: tuple[str, entries.Entry] | None
+) -> entries.Entry | None:
+    global _decoded_bytes
+    if found.value is None:
+        # Redis left the body out: only because our copy has the current content id.
+        if known is not None and found.entry_id and known[0] == found.entry_id:
+            return known[1]
+        return None
+    stored = entries.loads(found.value)
+    if stored is not None and found.entry_id:
+        if _decoded_bytes + len(stored.body) > DECODED_LIMIT_BYTES:
+            forget_decoded()
+        _decoded[key] = (found.entry_id, stored)
+        _decoded_bytes += len(stored.body)
+    return stored
+
+
+@on_reload
+def forget_decoded() -> None:
+    global _decoded_bytes
+    _decoded.clear()
+    _decoded_bytes = 0
 
 
 def _servable_stale(found: Lookup, stored: entries.Entry) -> bool:

@@ -1,14 +1,16 @@
 """The stored form of a page or fragment: a compact, versioned byte string.
 
-Layout (format 1)::
+Layout (format 2)::
 
-    b"PC1 " start ttl_ms stale_ms tag1 tag2 ... b"\\n"   header, read by Python and by Lua
+    b"PC2 " start ttl_ms stale_ms id tag1 tag2 ... b"\\n"   header, read by Python and by Lua
     codec byte (b"0" raw, b"z" zlib, b"s" zstd)
     payload: b"STATUS REASON\\r\\n" headers b"\\r\\n" body   (compressed as a whole)
 
 The header is plain ASCII-ish text so the Redis lookup script can check tag versions
-without decoding the body. ``start`` is the purge clock read when the render began
-(see :mod:`pagecache.purge`); it is what makes a render that raced a purge stale.
+without reading the body. ``start`` is the purge clock read when the render began
+(see :mod:`pagecache.purge`); it is what makes a render that raced a purge stale. ``id``
+is a digest of the stored payload: a process that already decoded that payload can skip
+transferring and decoding it again (see :mod:`pagecache.access`).
 Anything that does not parse — an older or newer format, a foreign value, a truncated
 or corrupt payload, a codec this Python lacks — loads as ``None`` and is a miss.
 
@@ -18,6 +20,7 @@ or corrupt payload, a codec this Python lacks — loads as ``None`` and is a mis
 from __future__ import annotations
 
 import enum
+import hashlib
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -49,7 +52,7 @@ except ImportError:
     except ImportError:  # pragma: no cover - exercised only without zstandard installed
         HAVE_ZSTD = False
 
-MAGIC = b"PC1 "
+MAGIC = b"PC2 "
 VARY_MAGIC = b"PCV "
 #: Bodies at least this large are compressed; below it compression costs more than it saves.
 COMPRESS_MIN_BYTES = 1024
@@ -72,9 +75,6 @@ class Entry:
 
 def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
     """Encode ``entry``; the result starts with :data:`MAGIC`."""
-    header = b"%b%d %d %d" % (MAGIC, entry.start, entry.ttl * 1000, entry.stale_ttl * 1000)
-    if entry.tags:
-        header += b" " + " ".join(entry.tags).encode("utf-8")
     lines = [f"{entry.status} {entry.reason}"]
     lines.extend(f"{name}: {value}" for name, value in entry.headers)
     payload = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + entry.body
@@ -84,6 +84,16 @@ def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
             codec, payload = b"s", _zstd_compress(payload)
         else:
             codec, payload = b"z", zlib.compress(payload, 1)
+    content_id = hashlib.blake2b(codec + payload, digest_size=8).hexdigest().encode()
+    header = b"%b%d %d %d %b" % (
+        MAGIC,
+        entry.start,
+        entry.ttl * 1000,
+        entry.stale_ttl * 1000,
+        content_id,
+    )
+    if entry.tags:
+        header += b" " + " ".join(entry.tags).encode("utf-8")
     return header + b"\n" + codec + payload
 
 
@@ -95,7 +105,9 @@ def loads(data: object) -> Entry | None:
         newline = data.index(b"\n")
         fields = data[len(MAGIC) : newline].decode("utf-8").split(" ")
         start, ttl_ms, stale_ms = int(fields[0]), int(fields[1]), int(fields[2])
-        tags = tuple(fields[3:])
+        if len(fields[3]) != 16:  # the content id
+            return None
+        tags = tuple(fields[4:])
         codec, payload = data[newline + 1 : newline + 2], data[newline + 2 :]
         if codec == b"s":
             if not HAVE_ZSTD:

@@ -72,14 +72,19 @@ class Lookup:
     value: bytes | None = None
     ttl_left_ms: int = 0
     lock: Lock = Lock.NONE
+    #: The stored payload's content id; with ``value`` None, the caller's copy is current.
+    entry_id: str = ""
 
 
 class Store(Protocol):
     """What the page and fragment layers need from a cache."""
 
-    def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
+    def lookup(
+        self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
+    ) -> Lookup:
         """Read ``key``; unless it is fresh and ``lock_token`` is given, also try to take its
-        render lock for ``lock_ms`` (the answer is in :attr:`Lookup.lock`)."""
+        render lock for ``lock_ms`` (the answer is in :attr:`Lookup.lock`). A store may leave
+        ``value`` out when the entry's content id equals ``known_id``."""
 
     def save(
         self,
@@ -129,30 +134,42 @@ local function clock_floor(h)
 end
 """
 
-# KEYS: entry key, tag-versions hash, lock key. ARGV: lock token ('' = don't lock), lock ms.
-# Returns {code, clock, value|false, pttl, lock}; codes match _LOOKUP_STATES, lock _LOCKS.
+# KEYS: entry key, tag-versions hash, lock key.
+# ARGV: lock token ('' = don't lock), lock ms, content id the caller already holds decoded.
+# Returns {code, clock, value|false, pttl, lock, id|false}; codes match _LOOKUP_STATES, lock
+# _LOCKS. Only the entry's header is read here (GETRANGE): pulling a whole page through Lua
+# costs far more than the checks, and the body is sent only if the caller lacks that id.
 _LOOKUP_LUA = (
     _LUA_PRELUDE
     + """
 local floor, clk = clock_floor(KEYS[2])
 local function judge()
-  local ok, v = pcall(redis.call, 'GET', KEYS[1])
+  -- Most headers fit in 256 bytes; a page with many tags needs a second, larger read.
+  local ok, head = pcall(redis.call, 'GETRANGE', KEYS[1], 0, 255)
   if not ok then return 4 end
-  if not v then return 0 end
-  local magic = string.sub(v, 1, 4)
-  if magic == 'PCV ' then return 6, v end
-  if magic ~= 'PC1 ' then return 4 end
-  local nl = string.find(v, '\\n', 5, true)
+  if head == '' then return 0 end
+  local whole = nil
+  local magic = string.sub(head, 1, 4)
+  if magic == 'PCV ' then
+    if #head == 256 then head = redis.call('GET', KEYS[1]) end
+    return 6, head
+  end
+  if magic ~= 'PC2 ' then return 4 end
+  local nl = string.find(head, '\\n', 5, true)
+  if not nl and #head == 256 then
+    head = redis.call('GETRANGE', KEYS[1], 0, 65535)
+    nl = string.find(head, '\\n', 5, true)
+  end
   if not nl then return 4 end
   local f = {}
-  for w in string.gmatch(string.sub(v, 5, nl - 1), '%S+') do f[#f + 1] = w end
-  local start, stale_ms = tonumber(f[1]), tonumber(f[3])
-  if not start or not stale_ms then return 4 end
+  for w in string.gmatch(string.sub(head, 5, nl - 1), '%S+') do f[#f + 1] = w end
+  local start, stale_ms, id = tonumber(f[1]), tonumber(f[3]), f[4]
+  if not start or not stale_ms or not id then return 4 end
   -- A start later than the clock was never handed out by this clock: forged or pre-reset.
   if start > clk then return 4 end
   if floor > start then return 5 end
   local code = 1
-  local i = 4
+  local i = 5
   while i <= #f do
     local names = {}
     local last = math.min(#f, i + 199)
@@ -176,9 +193,16 @@ local function judge()
   end
   local pttl = redis.call('PTTL', KEYS[1])
   if code == 1 and pttl >= 0 and pttl <= stale_ms then code = 2 end
-  return code, v, pttl
+  return code, whole, pttl, id
 end
-local code, v, pttl = judge()
+local code, v, pttl, id = judge()
+if code == 1 or code == 2 or code == 3 then
+  if id == ARGV[3] then
+    v = nil
+  elseif not v then
+    v = redis.call('GET', KEYS[1])
+  end
+end
 local lock = 0
 -- Anything but a fresh hit needs a render: let exactly one request do it.
 if code ~= 1 and code ~= 6 and ARGV[1] ~= '' then
@@ -190,7 +214,7 @@ if code ~= 1 and code ~= 6 and ARGV[1] ~= '' then
     lock = 2
   end
 end
-return {code, clk, v or false, pttl or -1, lock}
+return {code, clk, v or false, pttl or -1, lock, id or false}
 """
 )
 
@@ -258,9 +282,11 @@ class RedisStore:
         self._no_script = NoScriptError
         self._errors = (RedisError, OSError)
 
-    def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
+    def lookup(
+        self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
+    ) -> Lookup:
         # The hit path: plain EVALSHA (loading the script only when Redis lost it).
-        args = (3, key, self.tags_key, keys.lock_key(key), lock_token, lock_ms)
+        args = (3, key, self.tags_key, keys.lock_key(key), lock_token, lock_ms, known_id)
         try:
             try:
                 reply = self.client.evalsha(self._lookup.sha, *args)
@@ -270,13 +296,14 @@ class RedisStore:
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         try:
-            code, clock, value, ttl_left_ms, lock = reply
+            code, clock, value, ttl_left_ms, lock, entry_id = reply
             return Lookup(
                 _LOOKUP_STATES[code],
                 int(clock),
                 value if value is None or type(value) is bytes else bytes(value),
                 int(ttl_left_ms),
                 _LOCKS[lock],
+                entry_id.decode("ascii") if entry_id else "",
             )
         except (TypeError, ValueError, KeyError) as exc:
             raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc
@@ -368,7 +395,9 @@ class DjangoCacheStore:
     def _tag_key(self, kind: str, tag: str) -> str:
         return f"{self.prefix}:tv{kind}:{keys._digest(tag)}"
 
-    def lookup(self, key: str, lock_token: str = "", lock_ms: int = 0) -> Lookup:
+    def lookup(
+        self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
+    ) -> Lookup:
         with _django_errors():
             found = self._judge(key)
             if found.state in (State.FRESH, State.VARY) or not lock_token:

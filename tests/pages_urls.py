@@ -26,6 +26,7 @@ def counted(name):
 def page(request):
     n = counted("page")
     pagecache.add_tags(request, "page", request.GET.get("tag", "page:default"))
+    pagecache.add_tags(request, *HOOKS.get("extra_tags", ()))
     response = HttpResponse(f"<p>page render {n}</p>" + "x" * 3000)
     response["ETag"] = '"page-etag"'
     response["Last-Modified"] = "Mon, 02 Nov 2026 10:00:00 GMT"

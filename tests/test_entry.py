@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import pytest
@@ -25,7 +26,9 @@ SAMPLE = Entry(
 
 def test_round_trip_compressed():
     data = dumps(SAMPLE)
-    assert data.startswith(b"PC1 1795000000000000 30000 15000 blog.article:42 blog.article\n")
+    assert re.match(
+        rb"PC2 1795000000000000 30000 15000 [0-9a-f]{16} blog.article:42 blog.article\n", data
+    )
     assert len(data) < len(SAMPLE.body) // 4  # compressed
     assert loads(data) == SAMPLE
 
@@ -34,6 +37,7 @@ def test_small_bodies_are_not_compressed():
     small = Entry(404, "Not Found", (), b"nope", (), 5, 30, 0)
     data = dumps(small)
     assert data.endswith(b"\n0404 Not Found\r\n\r\nnope")
+    assert dumps(small) == data  # the content id is a digest: same content, same id
     assert loads(data) == small
 
 
@@ -48,19 +52,21 @@ def test_zlib_entries_load():
     "data",
     [
         None,
-        "PC1 text not bytes",
+        "PC2 text not bytes",
         b"",
         b"garbage",
-        b"PC2 1 2 3\n0200 OK\r\n\r\nbody",  # a newer format
-        b"PC1 not-a-number 2 3\n0200 OK\r\n\r\nbody",
-        b"PC1 1 2\n0200 OK\r\n\r\nbody",  # missing field
-        b"PC1 1 2 3 no newline",
-        b"PC1 1 2 3\nx200 OK\r\n\r\nbody",  # unknown codec
-        b"PC1 1 2 3\ns\x00\x01garbage",  # corrupt zstd
-        b"PC1 1 2 3\nzgarbage",  # corrupt zlib
-        b"PC1 1 2 3\n0200 OK\r\nno blank line",
-        b"PC1 1 2 3\n0abc OK\r\n\r\nbody",
-        b"PC1 1 2 3\n0200 OK\r\nbad header line\r\n\r\nbody",
+        b"PC3 1 2 3 0123456789abcdef\n0200 OK\r\n\r\nbody",  # a newer format
+        b"PC1 1 2 3\n0200 OK\r\n\r\nbody",  # the older format
+        b"PC2 not-a-number 2 3 0123456789abcdef\n0200 OK\r\n\r\nbody",
+        b"PC2 1 2 3\n0200 OK\r\n\r\nbody",  # no content id
+        b"PC2 1 2 3 short\n0200 OK\r\n\r\nbody",  # malformed content id
+        b"PC2 1 2 3 0123456789abcdef no newline",
+        b"PC2 1 2 3 0123456789abcdef\nx200 OK\r\n\r\nbody",  # unknown codec
+        b"PC2 1 2 3 0123456789abcdef\ns\x00\x01garbage",  # corrupt zstd
+        b"PC2 1 2 3 0123456789abcdef\nzgarbage",  # corrupt zlib
+        b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\nno blank line",
+        b"PC2 1 2 3 0123456789abcdef\n0abc OK\r\n\r\nbody",
+        b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\nbad header line\r\n\r\nbody",
         b"\x80\x04\x95pickled",
     ],
 )
@@ -70,7 +76,7 @@ def test_unreadable_values_load_as_none(data):
 
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(data):
-    loads(b"PC1 " + data)
+    loads(b"PC2 " + data)
     loads(data)
 
 
@@ -138,5 +144,5 @@ def test_judge(kw, expected):
 
 @pytest.mark.parametrize("injected", [b"X-A: 1\nSet-Cookie: a=b", b"X-A: 1\rSet-Cookie: a=b"])
 def test_line_breaks_inside_headers_are_refused(injected):
-    data = b"PC1 1 2 3\n0200 OK\r\n" + injected + b"\r\n\r\nbody"
+    data = b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\n" + injected + b"\r\n\r\nbody"
     assert loads(data) is None

@@ -313,7 +313,31 @@ def test_a_hit_costs_one_round_trip_and_one_command(client, redis_server):
     assert trips.count == 1
     stats = _commands(raw)
     assert stats.pop("cmdstat_evalsha") == 1
-    assert set(stats) <= {"cmdstat_get", "cmdstat_hmget", "cmdstat_pttl", "cmdstat_time"}
+    # Inside the script: the header (GETRANGE), tag versions and TTL; this process already
+    # holds the decoded page, so the body is neither read (GET) nor sent again.
+    assert set(stats) <= {"cmdstat_getrange", "cmdstat_hmget", "cmdstat_pttl"}
+
+
+def test_a_process_without_the_page_decoded_gets_the_body(client, redis_server):
+    from pagecache import access
+
+    first = client.get("/page/")
+    access.forget_decoded()  # as in a worker process that never served this page
+    raw = redis_server.client()
+    raw.config_resetstat()
+    response = client.get("/page/")
+    assert response["X-Cache"] == "HIT"
+    assert response.content == first.content
+    assert _commands(raw).get("cmdstat_get") == 1  # the body, read once inside the script
+
+
+def test_new_content_under_the_same_key_is_never_hidden_by_the_decoded_copy(client):
+    client.get("/other/")
+    assert client.get("/other/").content == b"other render 1"
+    pagecache.purge_tags("other")
+    assert client.get("/other/").content == b"other render 2"  # re-rendered and stored
+    # Same key, new content id: the process's decoded copy of render 1 is not used.
+    assert client.get("/other/").content == b"other render 2"
 
 
 def test_a_hit_with_vary_costs_one_round_trip(client):
@@ -328,3 +352,27 @@ def test_purge_is_one_round_trip(redis_server):
     with count_round_trips() as trips:
         pagecache.purge_tags("a", "b", "c", soft=True)
     assert trips.count == 1
+
+
+def test_a_page_with_many_tags_is_checked_against_every_tag(client):
+    """Headers longer than the lookup's first read (256 bytes) are read in full."""
+    tags = [f"blog.article:{n}" for n in range(300)]  # a ~5 KB header
+    HOOKS["extra_tags"] = tags  # the /page/ view adds these
+    try:
+        client.get("/page/")
+        assert client.get("/page/")["X-Cache"] == "HIT"
+        pagecache.purge_tags("blog.article:299")  # the last tag in the header
+        assert client.get("/page/")["X-Cache"] == "MISS"
+    finally:
+        HOOKS.pop("extra_tags")
+
+
+def test_a_page_with_more_tags_than_a_header_can_hold_is_not_stored(client):
+    from tests.pages_urls import HOOKS
+
+    HOOKS["extra_tags"] = [f"t{n:06d}-{'x' * 200}" for n in range(400)]  # ~84 KB of tags
+    try:
+        assert client.get("/page/")["X-Cache"] == "MISS"
+        assert client.get("/page/")["X-Cache"] == "MISS"  # rendered, never stored
+    finally:
+        HOOKS.pop("extra_tags")
