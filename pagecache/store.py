@@ -17,6 +17,8 @@ Every cache error is converted to :class:`StoreUnavailable` here and nowhere els
 from __future__ import annotations
 
 import enum
+import os
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -277,22 +279,60 @@ class RedisStore:
         self._lookup = client.register_script(_LOOKUP_LUA)
         self._purge = client.register_script(_PURGE_LUA)
         self._release = client.register_script(_RELEASE_LUA)
-        from redis.exceptions import NoScriptError, RedisError
+        from redis.exceptions import ConnectionError, NoScriptError, RedisError
 
         self._no_script = NoScriptError
         self._errors = (RedisError, OSError)
+        self._connection_error = ConnectionError
+        self._local = threading.local()
+        self._hot_connections = _plain_pool(client.connection_pool)
+
+    def _hot_call(self, command: tuple[Any, ...]) -> Any:
+        """Run one command on this thread's own connection (the lookup, once per request).
+
+        redis-py's generic command path (pool checkout, retry wrapper, observability hooks)
+        costs about as much Python time as the rest of a hit; the connection itself (packing,
+        parsing, health checks, timeouts) is redis-py's. Other pools (Sentinel, cluster) and
+        every other command use the client as usual.
+        """
+        if not self._hot_connections:
+            return self.client.execute_command(*command)
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is None or local.pid != os.getpid():
+            pool = self.client.connection_pool
+            connection = pool.connection_class(**pool.connection_kwargs)
+            local.connection, local.pid = connection, os.getpid()
+        try:
+            connection.send_command(*command)
+            return connection.read_response()
+        except self._connection_error:
+            # A connection Redis closed (restart, idle timeout): one retry on a new socket.
+            connection.disconnect()
+            connection.send_command(*command)
+            return connection.read_response()
 
     def lookup(
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
         # The hit path: plain EVALSHA (loading the script only when Redis lost it).
-        args = (3, key, self.tags_key, keys.lock_key(key), lock_token, lock_ms, known_id)
+        command = (
+            "EVALSHA",
+            self._lookup.sha,
+            3,
+            key,
+            self.tags_key,
+            keys.lock_key(key),
+            lock_token,
+            lock_ms,
+            known_id,
+        )
         try:
             try:
-                reply = self.client.evalsha(self._lookup.sha, *args)
+                reply = self._hot_call(command)
             except self._no_script:
                 self.client.script_load(_LOOKUP_LUA)
-                reply = self.client.evalsha(self._lookup.sha, *args)
+                reply = self._hot_call(command)
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         try:
@@ -370,6 +410,23 @@ def _converted_errors() -> Iterator[None]:
         yield
     except (RedisError, OSError) as exc:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _plain_pool(pool: Any) -> bool:
+    """Whether connections can be built from the pool's class and kwargs alone."""
+    from redis.connection import (
+        BlockingConnectionPool,
+        Connection,
+        ConnectionPool,
+        SSLConnection,
+        UnixDomainSocketConnection,
+    )
+
+    return type(pool) in (ConnectionPool, BlockingConnectionPool) and pool.connection_class in (
+        Connection,
+        SSLConnection,
+        UnixDomainSocketConnection,
+    )
 
 
 # -- any Django cache backend ---------------------------------------------------------------
