@@ -46,3 +46,18 @@ lint: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/python -m demo_site.run --host $(HOST) --port $(PORT)
+
+# Benchmarks (bench/, docs/benchmarks.md, docs/bench.png). They need the bench extra and wrk;
+# bench.run installs wrk with apt-get when it is missing.
+.PHONY: bench bench-quick
+
+$(VENV)/.installed-bench: pyproject.toml
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	@touch $@
+
+bench: $(VENV)/.installed-bench
+	$(VENV)/bin/python -m bench.run
+
+bench-quick: $(VENV)/.installed-bench
+	$(VENV)/bin/python -m bench.run --quick

@@ -1,0 +1,131 @@
+"""Benchmarks that run inside the orchestrator's own Django (config ``setup``, Redis db 0):
+fragment hits and purges."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+import redis
+
+from .load import CountCommands
+
+_BLOCK = (
+    '{% for row in rows %}<article id="f-{{ row.position }}"><h2>{{ row.title }}</h2>'
+    "<p class=\"meta\">{{ row.author }}, {{ row.published|date:'j F Y' }}</p>"
+    "<p>{{ row.body }}</p></article>\n{% endfor %}"
+)
+
+
+def fragments(host: str, port: int, iterations: int, chunk: int = 500) -> dict[str, Any]:
+    """Django's ``{% cache %}`` hit vs ``{% cachetag %}`` hit, per render, interleaved chunks."""
+    from django.core.cache import cache
+    from django.template import engines
+
+    from .site.models import Row
+
+    engine = engines["django"]
+    rows = list(Row.objects.all()[:14])
+    templates = {
+        "django-cache": engine.from_string(
+            '{% load cache %}<div>{% cache 60 "bench-fragment" %}' + _BLOCK + "{% endcache %}</div>"
+        ),
+        "cachetag": engine.from_string(
+            '{% load cachetag %}<div>{% cachetag "bench-fragment" ttl=60 %}'
+            + _BLOCK
+            + "{% endcachetag %}</div>"
+        ),
+        "uncached": engine.from_string("<div>" + _BLOCK + "</div>"),
+    }
+    context = {"rows": rows}
+    cache.delete_pattern("*bench-fragment*")
+    outputs = {name: t.render(context) for name, t in templates.items()}  # misses: store
+    outputs = {name: t.render(context) for name, t in templates.items()}  # hits
+    if len(set(outputs.values())) != 1:
+        raise RuntimeError("the three fragment templates render different HTML")
+    size = len(outputs["uncached"].encode())
+
+    commands: dict[str, Any] = {}
+    for name in ("django-cache", "cachetag"):
+        with CountCommands(host, port) as counted:
+            for _ in range(100):
+                templates[name].render(context)
+        assert counted.result is not None
+        commands[name] = counted.result.per(100)
+
+    per_chunk: dict[str, list[float]] = {name: [] for name in templates}
+    rounds = max(1, iterations // chunk)
+    for _ in range(rounds):
+        for name, tmpl in templates.items():
+            render = tmpl.render
+            started = time.perf_counter()
+            for _ in range(chunk):
+                render(context)
+            per_chunk[name].append((time.perf_counter() - started) / chunk * 1e6)
+    ratios = [t / d for t, d in zip(per_chunk["cachetag"], per_chunk["django-cache"], strict=True)]
+    return {
+        "fragment_bytes": size,
+        "iterations": rounds * chunk,
+        "us": {name: statistics.median(v) for name, v in per_chunk.items()},
+        "us_min": {name: min(v) for name, v in per_chunk.items()},
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "commands": commands,
+    }
+
+
+def purges(host: str, port: int, sizes: tuple[int, ...], runs: int) -> list[dict[str, Any]]:
+    """Time and commands of ``purge_tags(tag)`` for a tag carried by N entries."""
+    from django.conf import settings
+
+    from pagecache import purge_tags
+    from pagecache.entry import Entry, dumps
+    from pagecache.store import State, get_store
+
+    store = get_store()
+    client = redis.Redis.from_url(settings.REDIS_LOCATION)
+    purge_tags("bench.warm-up")  # loads the purge script into this process and Redis
+    results = []
+    for size in sizes:
+        tag = f"bench.purge.{size}"
+        clock = store.lookup(f"pc:p1:http://bench.invalid/clock/{size}").clock
+        headers = (("Content-Type", "text/html"),)
+        value = dumps(Entry(200, "OK", headers, b"<p>entry</p>", (tag,), clock, 3600, 0))
+        keys = [f"pc:p1:http://bench.invalid/{size}/{i}" for i in range(size)]
+        started = time.perf_counter()
+        for first in range(0, size, 5000):
+            pipe = client.pipeline(transaction=False)
+            for key in keys[first : first + 5000]:
+                pipe.set(key, value, px=3_600_000)
+            pipe.execute()
+        write_s = time.perf_counter() - started
+        if store.lookup(keys[-1]).state is not State.FRESH:
+            raise RuntimeError(f"purge bench: entry {keys[-1]} is not fresh before the purge")
+        with CountCommands(host, port) as counted:
+            purge_tags(tag)
+        assert counted.result is not None
+        if store.lookup(keys[-1]).state is not State.PURGED:
+            raise RuntimeError(f"purge bench: entry {keys[-1]} is not purged after the purge")
+        timings = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            purge_tags(tag)
+            timings.append((time.perf_counter() - started) * 1000)
+        results.append(
+            {
+                "entries": size,
+                "ms_median": statistics.median(timings),
+                "ms_min": min(timings),
+                "ms_max": max(timings),
+                "runs": runs,
+                "write_s": write_s,
+                "commands": counted.result.per(1),
+            }
+        )
+        # Remove the entries again (this private Redis db is the benchmark's own).
+        for first in range(0, size, 5000):
+            client.unlink(*keys[first : first + 5000])
+    client.close()
+    return results
