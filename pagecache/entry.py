@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import threading
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -39,14 +40,21 @@ except ImportError:
     try:
         import zstandard as _zstandard
 
-        _ZC = _zstandard.ZstdCompressor(level=3)
-        _ZD = _zstandard.ZstdDecompressor()
+        # zstandard's (de)compressor objects must not be used by two threads at once
+        # (threaded servers decode at the same moment): one pair per thread.
+        _codecs = threading.local()
 
         def _zstd_compress(data: bytes) -> bytes:
-            return _ZC.compress(data)
+            compressor = getattr(_codecs, "compressor", None)
+            if compressor is None:
+                compressor = _codecs.compressor = _zstandard.ZstdCompressor(level=3)
+            return compressor.compress(data)
 
         def _zstd_decompress(data: bytes) -> bytes:
-            return _ZD.decompress(data)
+            decompressor = getattr(_codecs, "decompressor", None)
+            if decompressor is None:
+                decompressor = _codecs.decompressor = _zstandard.ZstdDecompressor()
+            return decompressor.decompress(data)
 
         HAVE_ZSTD = True
     except ImportError:  # pragma: no cover - exercised only without zstandard installed

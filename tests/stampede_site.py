@@ -36,7 +36,9 @@ def page(request):
     client = redis.Redis.from_url(CACHES["default"]["LOCATION"])
     n = client.incr(RENDERS_KEY)
     time.sleep(float(os.environ.get("STAMPEDE_RENDER_SECONDS", "0.3")))  # the slow render
-    return HttpResponse(f"rendered by pid {os.getpid()} as render {n}")
+    rows = "".join(f"<li>row {i}: {i * 7919 % 104729}</li>" for i in range(800))
+    # About 20 KB, so the stored entry is compressed like a real page.
+    return HttpResponse(f"<p>rendered by pid {os.getpid()} as render {n}</p><ul>{rows}</ul>")
 
 
 urlpatterns = [path("", page)]

@@ -292,7 +292,16 @@ def test_redis_down_means_no_lock_and_the_request_renders(private_cache):
 
 
 @pytest.mark.slow
-def test_gunicorn_workers_render_a_cold_page_once(redis_server):
+@pytest.mark.parametrize(
+    "workers",
+    [
+        ["--workers", "3", "--worker-class", "sync"],
+        # Threads of one process share its store, caches and codecs.
+        ["--workers", "2", "--worker-class", "gthread", "--threads", "8"],
+    ],
+    ids=["3-sync-workers", "2-workers-8-threads"],
+)
+def test_gunicorn_workers_render_a_cold_page_once(redis_server, workers):
     port = free_port()
     env = dict(os.environ, REDIS_URL=redis_server.url, DJANGO_SETTINGS_MODULE="tests.stampede_site")
     server = subprocess.Popen(
@@ -300,10 +309,7 @@ def test_gunicorn_workers_render_a_cold_page_once(redis_server):
             sys.executable,
             "-m",
             "gunicorn",
-            "--workers",
-            "3",
-            "--worker-class",
-            "sync",
+            *workers,
             "--bind",
             f"127.0.0.1:{port}",
             "--log-level",

@@ -146,3 +146,27 @@ def test_judge(kw, expected):
 def test_line_breaks_inside_headers_are_refused(injected):
     data = b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\n" + injected + b"\r\n\r\nbody"
     assert loads(data) is None
+
+
+def test_concurrent_encoding_and_decoding_in_threads():
+    """Threaded servers (gunicorn gthread) decode entries at the same moment."""
+    import threading
+
+    body = bytes(range(256)) * 80 + b"<p>page</p>" * 500
+    sample = Entry(200, "OK", (("Content-Type", "text/html"),), body, ("a",), 1, 30, 30)
+    data = dumps(sample)
+    barrier = threading.Barrier(16)
+    failures = []
+
+    def work():
+        barrier.wait()
+        for _ in range(300):
+            if loads(data) != sample or loads(dumps(sample)) != sample:
+                failures.append(1)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
