@@ -49,7 +49,7 @@ demo: $(VENV)/.installed
 
 # Benchmarks (bench/, docs/benchmarks.md, docs/bench.png). They need the bench extra and wrk;
 # bench.run installs wrk with apt-get when it is missing.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-outage
 
 $(VENV)/.installed-bench: pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -61,3 +61,6 @@ bench: $(VENV)/.installed-bench
 
 bench-quick: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m bench.run --quick
+
+bench-outage: $(VENV)/.installed
+	$(VENV)/bin/python -m bench.outage
