@@ -223,26 +223,13 @@ def check_redis_server(
     client = redis_client_of(caches[alias])
     if client is None:
         return []  # not Redis: nothing to check
-    # A short-timeout, no-retry client on the same server: a check must not hang on a dead host.
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
+    from .exceptions import StoreUnavailable
+    from .redis_store import probe_server
 
-    pool = client.connection_pool
-    options = dict(pool.connection_kwargs)
-    options.update(socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0))
-    probe_pool = redis.ConnectionPool(connection_class=pool.connection_class, **options)
-    probe = redis.Redis(connection_pool=probe_pool)
     try:
-        version = str(probe.info("server").get("redis_version", "0"))
-        try:
-            config = probe.config_get("maxmemory*")
-        except redis.ResponseError:
-            config = {}  # CONFIG disabled (managed Redis): nothing more to check
-    except (redis.RedisError, OSError) as exc:
+        version, config = probe_server(client)
+    except StoreUnavailable as exc:
         return [_message(W013, error=exc, alias=alias)]
-    finally:
-        probe_pool.disconnect()
     messages = []
     if redis_version(version) < MIN_REDIS_VERSION:
         messages.append(_message(W010, version=version))

@@ -1,0 +1,164 @@
+"""``DjangoCacheStore``: pages and fragments on any Django cache backend.
+
+Two round trips per hit, wall-clock versions, one cache key per tag version. Used when
+the pagecache cache is not django-redis or Django's own ``RedisCache``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from . import keys
+from .entry import VARY_MAGIC, judge, loads
+from .exceptions import StoreUnavailable
+from .store import _FRESHNESS_STATE, Lock, Lookup, State
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class DjangoCacheStore:
+    """Store through the Django cache API, for backends without a Redis client.
+
+    Versions are wall-clock microseconds of the app servers (keep their clocks in sync),
+    one cache key per tag. A missing tag version or floor is recreated as "now" and the
+    entry read is treated as purged, so eviction costs misses, never stale content.
+    """
+
+    def __init__(self, cache: BaseCache, prefix: str) -> None:
+        self.cache = cache
+        self.prefix = prefix
+        self.floor_key = f"{prefix}:floor"
+
+    def _tag_key(self, kind: str, tag: str) -> str:
+        return f"{self.prefix}:tv{kind}:{keys._digest(tag)}"
+
+    def lookup(
+        self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
+    ) -> Lookup:
+        with _django_errors():
+            found = self._judge(key)
+            if found.state in (State.FRESH, State.VARY) or not lock_token:
+                return found
+            lock_key = keys.lock_key(key)
+            if self.cache.add(lock_key, lock_token, max(1, -(-lock_ms // 1000))):
+                lock = Lock.ACQUIRED
+            else:
+                lock = Lock.PASS if self.cache.get(lock_key) == "U" else Lock.HELD
+            return Lookup(found.state, found.clock, found.value, found.ttl_left_ms, lock)
+
+    def _judge(self, key: str) -> Lookup:
+        found = self.cache.get_many([key, self.floor_key])
+        now = _now_us()
+        floor = found.get(self.floor_key)
+        if not isinstance(floor, int):
+            floor = now + 1
+            self.cache.set(self.floor_key, floor, None)
+        now = max(now, floor)  # a render starting now must not predate the floor
+        stored = found.get(key)
+        if stored is None:
+            return Lookup(State.MISS, now)
+        if not (isinstance(stored, tuple) and len(stored) == 2 and isinstance(stored[1], bytes)):
+            return Lookup(State.UNREADABLE, now)
+        expires_ms, value = stored
+        if value.startswith(VARY_MAGIC):
+            return Lookup(State.VARY, now, value)
+        entry = loads(value)
+        if entry is None:
+            return Lookup(State.UNREADABLE, now)
+        hard_keys = {self._tag_key("h", t): t for t in entry.tags}
+        soft_keys = {self._tag_key("s", t): t for t in entry.tags}
+        versions = self.cache.get_many([*hard_keys, *soft_keys]) if hard_keys else {}
+        hard: dict[str, int | None] = {}
+        for tag_key, tag in hard_keys.items():
+            version = versions.get(tag_key)
+            if not isinstance(version, int):
+                # Lost or never written: assume a purge we cannot see happened just now.
+                self.cache.add(tag_key, now, None)
+                return Lookup(State.PURGED, now)
+            hard[tag] = version
+        soft = {tag: versions.get(k) for k, tag in soft_keys.items()}
+        ttl_left_ms = int(expires_ms) - now // 1000
+        freshness = judge(
+            start=entry.start,
+            tags=entry.tags,
+            floor=floor,
+            hard=hard,
+            soft={t: v for t, v in soft.items() if isinstance(v, int)},
+            ttl_left_ms=ttl_left_ms,
+            stale_ms=entry.stale_ttl * 1000,
+        )
+        return Lookup(_FRESHNESS_STATE[freshness], now, value, ttl_left_ms)
+
+    def save(
+        self,
+        key: str,
+        value: bytes,
+        timeout: int,
+        vary: tuple[str, bytes] | None = None,
+        lock_token: str = "",
+    ) -> None:
+        entry = loads(value)
+        with _django_errors():
+            expires_ms = _now_us() // 1000 + timeout * 1000
+            items: dict[str, object] = {key: (expires_ms, value)}
+            if vary is not None:
+                items[vary[0]] = (expires_ms, vary[1])
+            self.cache.set_many(items, timeout)
+            if entry is not None:
+                # A tag never purged gets its first version: the render's own start.
+                for tag in entry.tags:
+                    self.cache.add(self._tag_key("h", tag), entry.start, None)
+        if lock_token:
+            self.release(key, lock_token)
+
+    def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
+        # Not atomic (the cache API has no compare-and-delete); a lock that expired and was
+        # taken by another request in between is, at worst, released early.
+        with _django_errors():
+            lock_key = keys.lock_key(key)
+            if self.cache.get(lock_key) not in (lock_token, "U"):
+                return
+            if uncacheable_ms:
+                self.cache.set(lock_key, "U", max(1, uncacheable_ms // 1000))
+            else:
+                self.cache.delete(lock_key)
+
+    def purge(self, tags: Sequence[str], soft: bool) -> int:
+        with _django_errors():
+            now = _now_us()
+            kind = "s" if soft else "h"
+            self.cache.set_many({self._tag_key(kind, t): now for t in tags}, None)
+            return now
+
+    def purge_all(self) -> int:
+        with _django_errors():
+            now = _now_us()
+            self.cache.set(self.floor_key, now, None)
+            return now
+
+    def clear(self) -> None:
+        # The cache API cannot list keys by prefix: make everything stale instead.
+        self.purge_all()
+
+
+@contextmanager
+def _django_errors() -> Iterator[None]:
+    """Turn any cache-backend error into :class:`StoreUnavailable`.
+
+    Django backends raise their own errors (django-redis ``ConnectionInterrupted``,
+    pymemcache, database errors): all of them mean the cache is unusable right now.
+    """
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except Exception as exc:
+        raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
