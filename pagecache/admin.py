@@ -28,12 +28,13 @@ else:
 class PurgeCacheMixin(_Base):
     """Adds the "Purge cached pages" action; saves and deletes in the admin purge too."""
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        action = self.get_action("purge_cached_pages")
-        if action is not None:
-            actions["purge_cached_pages"] = action
-        return actions
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Add the action next to the admin's own ones (without overriding get_actions(),
+        # whose signature differs between Django versions); `actions = None` still means none.
+        super().__init_subclass__(**kwargs)
+        actions = getattr(cls, "actions", ())
+        if actions is not None and "purge_cached_pages" not in actions:
+            cls.actions = [*actions, "purge_cached_pages"]
 
     @admin.action(description="Purge cached pages")
     def purge_cached_pages(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
