@@ -17,7 +17,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: test test-django6 lint demo venv venv-django6
+.PHONY: test test-django6 test-min lint demo venv venv-django6
 
 venv: $(VENV)/.installed
 venv-django6: $(VENV_DJ6)/.installed
@@ -39,6 +39,19 @@ test: $(VENV)/.installed
 test-django6: $(VENV_DJ6)/.installed
 	$(VENV_DJ6)/bin/python -c 'import django; print("Django", django.get_version())'
 	$(VENV_DJ6)/bin/pytest $(PYTEST_ARGS)
+
+# The oldest versions pyproject.toml accepts, so the lower bounds stay true.
+VENV_MIN ?= .venv-min
+MIN_PINS ?= Django==5.2.* redis[hiredis]==5.0.* django-redis==7.0.*
+
+$(VENV_MIN)/.installed: pyproject.toml
+	@test -x $(VENV_MIN)/bin/python || $(PYTHON) -m venv $(VENV_MIN)
+	$(VENV_MIN)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]' $(foreach pin,$(MIN_PINS),'$(pin)')
+	@touch $@
+
+test-min: $(VENV_MIN)/.installed
+	$(VENV_MIN)/bin/python -c 'import django, redis; print("Django", django.get_version(), "redis-py", redis.__version__)'
+	$(VENV_MIN)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
