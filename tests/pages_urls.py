@@ -191,3 +191,18 @@ def fragment_page(request):
 
 
 urlpatterns.append(path("fragment-page/", fragment_page))
+
+
+@pagecache.cache_page(ttl=60)
+def decorated_template(request):
+    from django.template import engines
+    from django.template.response import TemplateResponse
+
+    n = counted("decorated_template")
+    template = engines["django"].from_string(
+        '{% load cachetag %}<p>{{ n }}</p>{% cachetag "inner" tags="frag2" %}x{% endcachetag %}'
+    )
+    return TemplateResponse(request, template, {"n": n})
+
+
+urlpatterns.append(path("decorated-template/", decorated_template))

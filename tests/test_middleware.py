@@ -296,3 +296,18 @@ def wait_until(predicate, timeout):
     while not predicate():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.02)
+
+
+def test_cache_page_without_middleware_stores_a_template_response_after_rendering():
+    """The entry is stored once the TemplateResponse renders, with its fragments' tags."""
+    import pagecache
+
+    without = [m for m in MIDDLEWARE if "pagecache" not in m]
+    with override_settings(MIDDLEWARE=without):
+        client = Client()
+        first = client.get("/decorated-template/")
+        second = client.get("/decorated-template/")
+        assert (first["X-Cache"], second["X-Cache"]) == ("MISS", "HIT")
+        assert second.content == first.content == b"<p>1</p>x"
+        pagecache.purge_tags("frag2")  # the fragment's tag bubbled up to the page
+        assert client.get("/decorated-template/").content == b"<p>2</p>x"
