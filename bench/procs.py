@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.redis_harness import free_port
+from tests.redis_harness import die_with_parent, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STOP_TIMEOUT = 10.0
@@ -22,13 +22,6 @@ _running: set[Gunicorn] = set()
 
 class ServerError(RuntimeError):
     """A server could not be started."""
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    with contextlib.suppress(Exception):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 class Gunicorn:
@@ -84,7 +77,7 @@ class Gunicorn:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         _running.add(self)
 

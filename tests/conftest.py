@@ -173,6 +173,18 @@ def _clean_cache(redis_server: RedisServer | ExternalRedis) -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def pages_site() -> Iterator[None]:
+    """The page-cache test site (tests/pages_urls.py) behind pagecache and Django's usual
+    middleware, with its render counters and hooks cleared."""
+    from tests.pages_urls import HOOKS, MIDDLEWARE, RENDERS
+
+    RENDERS.clear()
+    HOOKS.clear()
+    with override_settings(ROOT_URLCONF="tests.pages_urls", MIDDLEWARE=MIDDLEWARE):
+        yield
+
+
 def database_is_postgres() -> bool:
     from django.db import connections
 

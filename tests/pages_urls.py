@@ -13,6 +13,17 @@ from django.views.decorators.cache import cache_control, never_cache
 
 import pagecache
 
+#: The stack every page-cache test runs behind: pagecache first, then Django's usual ones.
+MIDDLEWARE = [
+    "pagecache.middleware.PageCacheMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
 RENDERS: Counter[str] = Counter()
 #: Hooks for race tests: a view sets `started` then waits for `proceed`.
 HOOKS: dict[str, threading.Event] = {}

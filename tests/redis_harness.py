@@ -117,7 +117,7 @@ def port_is_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+def die_with_parent() -> None:  # pragma: no cover - runs in the child
     # Linux only: SIGTERM the server if the process that started it dies (even by SIGKILL).
     with contextlib.suppress(Exception):
         import ctypes
@@ -215,7 +215,7 @@ class RedisServer:
             stderr=subprocess.STDOUT,
             # Own session: a Ctrl-C meant for the test run doesn't kill it mid-teardown.
             start_new_session=True,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
         )
 
     def _log_tail(self) -> str:

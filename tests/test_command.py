@@ -10,8 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
-from tests.pages_urls import RENDERS
-from tests.test_middleware import MIDDLEWARE
+from tests.pages_urls import MIDDLEWARE, RENDERS
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from django.urls import path
 
 import pagecache
 from pagecache import access, keys
+from tests.pages_urls import MIDDLEWARE
 from tests.redis_harness import free_port
-from tests.test_middleware import MIDDLEWARE
 
 pytestmark = pytest.mark.django_db
 

@@ -6,21 +6,12 @@ import logging
 import time
 
 import pytest
-from django.test import Client, override_settings
+from django.test import Client
 
 from pagecache import health
-from tests.pages_urls import RENDERS
-from tests.test_middleware import MIDDLEWARE
 from tests.test_purge import count_round_trips
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def pages():
-    RENDERS.clear()
-    with override_settings(ROOT_URLCONF="tests.pages_urls", MIDDLEWARE=MIDDLEWARE):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from django.test import Client, RequestFactory, override_settings
 
 import pagecache
 from pagecache import fragments
-from tests.pages_urls import BOX, RENDERS, Counter
-from tests.test_middleware import MIDDLEWARE
+from tests.pages_urls import BOX, MIDDLEWARE, RENDERS, Counter
 
 pytestmark = pytest.mark.django_db
 

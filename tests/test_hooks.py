@@ -216,8 +216,7 @@ def test_purge_queryset_after_plain_bulk_update(purged):
 
 
 def test_a_saved_article_purges_its_cached_page(hooked, client):
-    from tests.pages_urls import RENDERS
-    from tests.test_middleware import MIDDLEWARE
+    from tests.pages_urls import MIDDLEWARE, RENDERS
 
     article = Article.objects.create(title="first")
     with override_settings(

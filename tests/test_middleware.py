@@ -6,26 +6,9 @@ import pytest
 from django.test import Client, override_settings
 
 from pagecache import keys
-from tests.pages_urls import RENDERS
+from tests.pages_urls import MIDDLEWARE, RENDERS
 
-MIDDLEWARE = [
-    "pagecache.middleware.PageCacheMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-]
-
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def pages():
-    RENDERS.clear()
-    with override_settings(ROOT_URLCONF="tests.pages_urls", MIDDLEWARE=MIDDLEWARE):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
 
 
 def test_second_request_is_a_byte_identical_hit(client):

@@ -7,23 +7,14 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.http import HttpRequest
-from django.test import Client, override_settings
+from django.test import Client
 
 import pagecache
 from pagecache import purge
 from pagecache.store import get_store
-from tests.pages_urls import HOOKS, RENDERS
-from tests.test_middleware import MIDDLEWARE
+from tests.pages_urls import HOOKS
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def pages():
-    RENDERS.clear()
-    HOOKS.clear()
-    with override_settings(ROOT_URLCONF="tests.pages_urls", MIDDLEWARE=MIDDLEWARE):
-        yield
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
 
 
 # -- tags -----------------------------------------------------------------------------------

@@ -16,8 +16,7 @@ from django.test import Client, override_settings
 import pagecache
 from pagecache import keys, pages
 from pagecache.wsgi import PageCacheWSGI
-from tests.pages_urls import RENDERS
-from tests.test_middleware import MIDDLEWARE
+from tests.pages_urls import MIDDLEWARE, RENDERS
 from tests.test_purge import count_round_trips
 
 pytestmark = pytest.mark.django_db
