@@ -294,3 +294,13 @@ def test_cache_page_without_middleware_stores_a_template_response_after_renderin
         assert second.content == first.content == b"<p>1</p>x"
         pagecache.purge_tags("frag2")  # the fragment's tag bubbled up to the page
         assert client.get("/decorated-template/").content == b"<p>2</p>x"
+
+
+def test_reasons_are_logged_at_debug(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="pagecache"):
+        client.post("/other/")
+        client.get("/cookie/")
+    assert "pagecache: bypass /other/: method is not GET or HEAD" in caplog.text
+    assert "pagecache: not storing /cookie/: response sets a cookie" in caplog.text
