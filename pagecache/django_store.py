@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from . import keys
-from .entry import VARY_MAGIC, judge, loads
+from .entry import VARY_MAGIC, judge, read_header
 from .exceptions import StoreUnavailable
 from .store import _FRESHNESS_STATE, Lock, Lookup, State
 
@@ -70,7 +70,8 @@ class DjangoCacheStore:
         expires_ms, value = stored
         if value.startswith(VARY_MAGIC):
             return Lookup(State.VARY, now, value)
-        entry = loads(value)
+        # Only the header decides freshness; the caller decodes the payload once, if at all.
+        entry = read_header(value)
         if entry is None:
             return Lookup(State.UNREADABLE, now)
         hard_keys = {self._tag_key("h", t): t for t in entry.tags}
@@ -93,7 +94,7 @@ class DjangoCacheStore:
             hard=hard,
             soft={t: v for t, v in soft.items() if isinstance(v, int)},
             ttl_left_ms=ttl_left_ms,
-            stale_ms=entry.stale_ttl * 1000,
+            stale_ms=entry.stale_ms,
         )
         return Lookup(_FRESHNESS_STATE[freshness], now, value, ttl_left_ms)
 
@@ -105,7 +106,7 @@ class DjangoCacheStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
-        entry = loads(value)
+        entry = read_header(value)
         with _django_errors():
             expires_ms = _now_us() // 1000 + timeout * 1000
             items: dict[str, object] = {key: (expires_ms, value)}

@@ -105,8 +105,21 @@ def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
     return header + b"\n" + codec + payload
 
 
-def loads(data: object) -> Entry | None:
-    """Decode a stored value; ``None`` for anything that is not a readable format-1 entry."""
+@dataclass(frozen=True, slots=True)
+class Header:
+    """What the first line of a stored entry says, readable without decoding the payload."""
+
+    start: int
+    ttl_ms: int
+    stale_ms: int
+    content_id: str
+    tags: tuple[str, ...]
+    #: Where the header line ends (the payload starts one byte later, at the codec).
+    end: int
+
+
+def read_header(data: object) -> Header | None:
+    """The header of a format-2 entry, or ``None`` if ``data`` does not start with one."""
     if not isinstance(data, bytes) or not data.startswith(MAGIC):
         return None
     try:
@@ -115,7 +128,20 @@ def loads(data: object) -> Entry | None:
         start, ttl_ms, stale_ms = int(fields[0]), int(fields[1]), int(fields[2])
         if len(fields[3]) != 16:  # the content id
             return None
-        tags = tuple(fields[4:])
+        return Header(start, ttl_ms, stale_ms, fields[3], tuple(fields[4:]), newline)
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def loads(data: object) -> Entry | None:
+    """Decode a stored value; ``None`` for anything that is not a readable format-2 entry."""
+    header = read_header(data)
+    if header is None:
+        return None
+    assert isinstance(data, bytes)
+    try:
+        start, ttl_ms, stale_ms, tags = header.start, header.ttl_ms, header.stale_ms, header.tags
+        newline = header.end
         codec, payload = data[newline + 1 : newline + 2], data[newline + 2 :]
         if codec == b"s":
             if not HAVE_ZSTD:
