@@ -19,11 +19,11 @@ from django.core.checks import CheckMessage, Error, register
 from django.core.checks import Warning as CheckWarning
 
 from . import conf
+from .middleware import MIDDLEWARE_PATH
 
 if TYPE_CHECKING:
     from django.apps import AppConfig
 
-MIDDLEWARE_PATH = "pagecache.middleware.PageCacheMiddleware"
 LOCMEM_BACKEND = "django.core.cache.backends.locmem.LocMemCache"
 
 E001 = Error(

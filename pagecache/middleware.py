@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
 
 
+#: The dotted path users put in MIDDLEWARE (the checks and the WSGI fast path look for it).
+MIDDLEWARE_PATH = "pagecache.middleware.PageCacheMiddleware"
+
+
 class PageCacheMiddleware:
     sync_capable = True
     async_capable = False

@@ -26,8 +26,7 @@ from django.core.handlers.wsgi import get_path_info, get_script_name
 from . import access, facts, pages
 from .access import Action
 from .health import log_failure
-
-MIDDLEWARE_PATH = "pagecache.middleware.PageCacheMiddleware"
+from .middleware import MIDDLEWARE_PATH
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
