@@ -133,9 +133,15 @@ def get_store() -> Store:
     """The store for ``PAGECACHE["CACHE"]``, built once per settings change."""
     global _store
     if _store is None:
-        from django.core.cache import caches
+        from django.core.cache import InvalidCacheBackendError, caches
 
-        cache = caches[settings.CACHE]
+        from .exceptions import StoreUnavailable
+
+        try:
+            cache = caches[settings.CACHE]
+        except InvalidCacheBackendError as exc:
+            # Reported by check pagecache.E003; at run time the site works uncached.
+            raise StoreUnavailable(str(exc)) from exc
         client = redis_client_of(cache)
         if client is not None:
             from .redis_store import RedisStore

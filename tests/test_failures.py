@@ -6,7 +6,7 @@ import logging
 import time
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from pagecache import health
 from tests.test_purge import count_round_trips
@@ -129,4 +129,12 @@ def test_garbage_in_every_pagecache_key_at_once(client, redis_server):
     for url in ("/page/", "/lang/"):
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="de")
         assert response.status_code == 200
+        assert response["X-Cache"] == "MISS"
+
+
+@override_settings(PAGECACHE={"CACHE": "no-such-alias"})
+def test_a_missing_cache_alias_renders_uncached(client):
+    for n in (1, 2):
+        response = client.get("/other/")
+        assert (response.status_code, response.content) == (200, f"other render {n}".encode())
         assert response["X-Cache"] == "MISS"
