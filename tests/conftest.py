@@ -157,8 +157,16 @@ def _session_caches(redis_server: RedisServer | ExternalRedis) -> Iterator[None]
 
 
 def reset_pagecache_state() -> None:
-    """Forget everything pagecache derived from settings (cached clients, stores, ...)."""
+    """Forget everything pagecache derived from settings (cached clients, stores, ...), and
+    empty the in-process LocMem caches (Redis is flushed separately)."""
+    from django.conf import settings
+    from django.core.cache import caches
+
     from pagecache import conf, purge
+
+    for alias, config in settings.CACHES.items():
+        if config.get("BACKEND") == "django.core.cache.backends.locmem.LocMemCache":
+            caches[alias].clear()
 
     conf.settings.reload()
     for hook in list(conf._reload_hooks):
