@@ -24,11 +24,12 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from . import clock, deliverer
 from . import entry as entries
 from .conf import on_reload, settings
 from .exceptions import StoreUnavailable
 from .health import breaker, log_failure
-from .purge import flush_pending
+from .purge import flush_pending, release_later
 from .store import Lock, Lookup, State, Store, get_store
 
 #: The lookup script reads at most this much of an entry to find the end of its header.
@@ -41,6 +42,7 @@ POLL_MAX = 0.1
 
 def usable_store() -> Store | None:
     """The store, or ``None`` when it must not be used for this request now."""
+    deliverer.ensure_started()
     if not breaker.allows():
         return None
     # A process whose purge did not get through must not serve what that purge removed.
@@ -54,6 +56,23 @@ def usable_store() -> Store | None:
         return None
 
 
+def render_start() -> int | None:
+    """A safe start for a render beginning now: the latest purge clock this process saw,
+    asking the store only if it has seen none yet; ``None`` if the cache is unusable."""
+    seen = clock.latest()
+    if seen:
+        return seen
+    store = usable_store()
+    if store is None:
+        return None
+    try:
+        clock.saw(store.clock())
+    except StoreUnavailable as exc:
+        failed("clock", exc)
+        return None
+    return clock.latest()
+
+
 def lookup(
     store: Store, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
 ) -> Lookup | None:
@@ -64,6 +83,7 @@ def lookup(
         failed("lookup", exc)
         return None
     breaker.succeeded()
+    clock.saw(found.clock)
     return found
 
 
@@ -86,6 +106,10 @@ def save(
         get_store().save(key, value, timeout, vary, lock_token)
     except StoreUnavailable as exc:
         failed("store", exc)
+        if lock_token:
+            # The release rode on the failed store: without it, every request for this key
+            # would wait for the lock until LOCK_TIMEOUT. Release it once the cache answers.
+            release_later(key, lock_token)
         return False
     return True
 
@@ -98,6 +122,7 @@ def release(key: str, lock_token: str, *, uncacheable: bool) -> None:
         get_store().release(key, lock_token, settings.TTL * 1000 if uncacheable else 0)
     except StoreUnavailable as exc:
         failed("release", exc)
+        release_later(key, lock_token)
 
 
 #: Lock tokens only need to be unique among the requests holding locks: a random

@@ -11,6 +11,6 @@ class PageCacheConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: check registration and signal receivers.
-        from . import checks, conf, hooks, signals  # noqa: F401
+        from . import checks, clock, conf, hooks, signals  # noqa: F401
 
         hooks.connect()

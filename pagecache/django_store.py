@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from . import keys
-from .entry import VARY_MAGIC, judge, read_header
+from .entry import VARY_MAGIC, State, judge, read_header
 from .exceptions import StoreUnavailable
-from .store import _FRESHNESS_STATE, Lock, Lookup, State
+from .store import Lock, Lookup
 
 if TYPE_CHECKING:
     from django.core.cache.backends.base import BaseCache
@@ -74,8 +74,9 @@ class DjangoCacheStore:
         entry = read_header(value)
         if entry is None:
             return Lookup(State.UNREADABLE, now)
-        hard_keys = {self._tag_key("h", t): t for t in entry.tags}
-        soft_keys = {self._tag_key("s", t): t for t in entry.tags}
+        tags = entry.tags + tuple(tag for tag, _ in entry.carried)
+        hard_keys = {self._tag_key("h", t): t for t in tags}
+        soft_keys = {self._tag_key("s", t): t for t in tags}
         versions = self.cache.get_many([*hard_keys, *soft_keys]) if hard_keys else {}
         hard: dict[str, int | None] = {}
         for tag_key, tag in hard_keys.items():
@@ -87,16 +88,20 @@ class DjangoCacheStore:
             hard[tag] = version
         soft = {tag: versions.get(k) for k, tag in soft_keys.items()}
         ttl_left_ms = int(expires_ms) - now // 1000
-        freshness = judge(
+        state = judge(
             start=entry.start,
             tags=entry.tags,
+            carried=entry.carried,
+            # Versions here are each app server's wall clock: a start "from the future" is
+            # clock skew between servers, not forgery, so it is not held against the entry.
+            clock=None,
             floor=floor,
             hard=hard,
             soft={t: v for t, v in soft.items() if isinstance(v, int)},
             ttl_left_ms=ttl_left_ms,
             stale_ms=entry.stale_ms,
         )
-        return Lookup(_FRESHNESS_STATE[freshness], now, value, ttl_left_ms)
+        return Lookup(state, now, value, ttl_left_ms)
 
     def save(
         self,
@@ -114,9 +119,12 @@ class DjangoCacheStore:
                 items[vary[0]] = (expires_ms, vary[1])
             self.cache.set_many(items, timeout)
             if entry is not None:
-                # A tag never purged gets its first version: the render's own start.
-                for tag in entry.tags:
-                    self.cache.add(self._tag_key("h", tag), entry.start, None)
+                # A tag never purged gets its first version: the earliest start it is
+                # judged against (a later one would condemn the entry at once).
+                starts = dict.fromkeys(entry.tags, entry.start)
+                starts.update(entry.carried)
+                for tag, start in starts.items():
+                    self.cache.add(self._tag_key("h", tag), start, None)
         if lock_token:
             self.release(key, lock_token)
 
@@ -132,6 +140,11 @@ class DjangoCacheStore:
             else:
                 self.cache.delete(lock_key)
 
+    def clock(self) -> int:
+        with _django_errors():
+            floor = self.cache.get(self.floor_key)
+        return max(_now_us(), floor if isinstance(floor, int) else 0)
+
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         with _django_errors():
             now = _now_us()
@@ -144,6 +157,10 @@ class DjangoCacheStore:
             now = _now_us()
             self.cache.set(self.floor_key, now, None)
             return now
+
+    def take_turn(self, key: str, ms: int) -> bool:
+        with _django_errors():
+            return bool(self.cache.add(key, 1, max(1, -(-ms // 1000))))
 
     def clear(self) -> None:
         # The cache API cannot list keys by prefix: make everything stale instead.

@@ -1,8 +1,9 @@
 """The stored form of a page or fragment: a compact, versioned byte string.
 
-Layout (format 2)::
+Layout (format 3)::
 
-    b"PC2 " start ttl_ms stale_ms id tag1 tag2 ... b"\\n"   header, read by Python and by Lua
+    b"PC3 " start ttl_ms stale_ms id n tag1..tagn [start_k n_k tags...]... b"\\n"
+                                            header, read by Python and by Lua
     codec byte (b"0" raw, b"z" zlib, b"s" zstd)
     payload: b"STATUS REASON\\r\\n" headers b"\\r\\n" body   (compressed as a whole)
 
@@ -60,7 +61,7 @@ except ImportError:
     except ImportError:  # pragma: no cover - exercised only without zstandard installed
         HAVE_ZSTD = False
 
-MAGIC = b"PC2 "
+MAGIC = b"PC3 "
 VARY_MAGIC = b"PCV "
 #: Bodies at least this large are compressed; below it compression costs more than it saves.
 COMPRESS_MIN_BYTES = 1024
@@ -74,11 +75,25 @@ class Entry:
     reason: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    #: The tags judged against ``start``: the render's own, and those of parts rendered with it.
     tags: tuple[str, ...]
-    #: Purge clock when the render began: any tag purged after it makes the entry stale.
+    #: Purge clock when the render's data could first be read: a tag purged later condemns it.
     start: int
     ttl: int
     stale_ttl: int
+    #: Tags carried in by parts served from the cache that began earlier than ``start``
+    #: (a cached fragment inside a page): each is judged against the start of its part.
+    carried: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def all_tags(self) -> tuple[str, ...]:
+        return self.tags + tuple(tag for tag, _ in self.carried)
+
+    def tag_starts(self) -> dict[str, int]:
+        """Each tag and the start it is judged against (what an enclosing render carries)."""
+        starts = dict.fromkeys(self.tags, self.start)
+        starts.update(self.carried)
+        return starts
 
 
 def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
@@ -93,33 +108,43 @@ def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
         else:
             codec, payload = b"z", zlib.compress(payload, 1)
     content_id = hashlib.blake2b(codec + payload, digest_size=8).hexdigest().encode()
-    header = b"%b%d %d %d %b" % (
+    groups: dict[int, list[str]] = {}
+    for tag, start in entry.carried:
+        groups.setdefault(start, []).append(tag)
+    words = [str(len(entry.tags)), *entry.tags]
+    for start, tags in groups.items():
+        words += [str(start), str(len(tags)), *tags]
+    header = b"%b%d %d %d %b %b" % (
         MAGIC,
         entry.start,
         entry.ttl * 1000,
         entry.stale_ttl * 1000,
         content_id,
+        " ".join(words).encode("utf-8"),
     )
-    if entry.tags:
-        header += b" " + " ".join(entry.tags).encode("utf-8")
     return header + b"\n" + codec + payload
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
-    """What the first line of a stored entry says, readable without decoding the payload."""
+    """What the first line of a stored entry says, readable without decoding the payload.
+
+    After the content id come tag groups: the count and tags judged against ``start``,
+    then for each earlier start a part carried in, ``start count tag...``.
+    """
 
     start: int
     ttl_ms: int
     stale_ms: int
     content_id: str
     tags: tuple[str, ...]
+    carried: tuple[tuple[str, int], ...]
     #: Where the header line ends (the payload starts one byte later, at the codec).
     end: int
 
 
 def read_header(data: object) -> Header | None:
-    """The header of a format-2 entry, or ``None`` if ``data`` does not start with one."""
+    """The header of a format-3 entry, or ``None`` if ``data`` does not start with one."""
     if not isinstance(data, bytes) or not data.startswith(MAGIC):
         return None
     try:
@@ -128,19 +153,30 @@ def read_header(data: object) -> Header | None:
         start, ttl_ms, stale_ms = int(fields[0]), int(fields[1]), int(fields[2])
         if len(fields[3]) != 16:  # the content id
             return None
-        return Header(start, ttl_ms, stale_ms, fields[3], tuple(fields[4:]), newline)
+        count = int(fields[4])
+        tags = tuple(fields[5 : 5 + count])
+        carried: list[tuple[str, int]] = []
+        i = 5 + count
+        while i < len(fields):
+            group_start, group_count = int(fields[i]), int(fields[i + 1])
+            carried.extend((tag, group_start) for tag in fields[i + 2 : i + 2 + group_count])
+            i += 2 + group_count
+        if i != len(fields) or len(tags) != count or any(not t for t in tags):
+            return None
+        if any(not tag or group_start >= start for tag, group_start in carried):
+            return None  # carried parts always began before the entry's own render
+        return Header(start, ttl_ms, stale_ms, fields[3], tags, tuple(carried), newline)
     except (ValueError, IndexError, UnicodeDecodeError):
         return None
 
 
 def loads(data: object) -> Entry | None:
-    """Decode a stored value; ``None`` for anything that is not a readable format-2 entry."""
+    """Decode a stored value; ``None`` for anything that is not a readable format-3 entry."""
     header = read_header(data)
     if header is None:
         return None
     assert isinstance(data, bytes)
     try:
-        start, ttl_ms, stale_ms, tags = header.start, header.ttl_ms, header.stale_ms, header.tags
         newline = header.end
         codec, payload = data[newline + 1 : newline + 2], data[newline + 2 :]
         if codec == b"s":
@@ -159,7 +195,15 @@ def loads(data: object) -> Entry | None:
         status_text, _, reason = status_line.partition(" ")
         headers = tuple(_split_header(line) for line in header_lines)
         return Entry(
-            int(status_text), reason, headers, body, tags, start, ttl_ms // 1000, stale_ms // 1000
+            int(status_text),
+            reason,
+            headers,
+            body,
+            header.tags,
+            header.start,
+            header.ttl_ms // 1000,
+            header.stale_ms // 1000,
+            header.carried,
         )
     except Exception:
         # Corrupt or foreign data (including any decompressor error) is a miss, never a 500.
@@ -186,50 +230,83 @@ def loads_vary(data: object) -> tuple[str, ...] | None:
         return None
 
 
-class Freshness(enum.Enum):
-    """What a stored entry may be used for right now."""
+class State(enum.Enum):
+    """What a lookup found under a key, and what the entry may be used for right now.
 
+    The Lua lookup script returns the same states as integer codes (``LUA_CODES``).
+    """
+
+    MISS = "miss"
     FRESH = "fresh"
     #: Past its TTL, inside its stale window.
     STALE = "stale"
-    #: A tag was soft-purged after the render began: usable as stale.
+    #: A tag was soft-purged after the start it is judged against: usable as stale.
     SOFT_PURGED = "soft-purged"
-    #: A tag was purged after the render began, or the versions were lost: never usable.
+    #: A tag was purged after its start, or the versions were lost: never usable.
     PURGED = "purged"
+    #: Not an entry this version can read, or a start this purge clock never handed out.
+    UNREADABLE = "unreadable"
+    #: A Vary marker: the entry lives under a variant key.
+    VARY = "vary"
+
+
+#: The lookup script's integer codes for each state.
+LUA_CODES: dict[int, State] = {
+    0: State.MISS,
+    1: State.FRESH,
+    2: State.STALE,
+    3: State.SOFT_PURGED,
+    4: State.UNREADABLE,
+    5: State.PURGED,
+    6: State.VARY,
+}
 
 
 def judge(
     *,
     start: int,
     tags: Iterable[str],
+    carried: Iterable[tuple[str, int]] = (),
+    clock: int | None,
     floor: int,
     hard: Mapping[str, int | None],
     soft: Mapping[str, int | None],
     ttl_left_ms: int,
     stale_ms: int,
-) -> Freshness:
+) -> State:
     """The freshness rule (the Lua lookup script implements the same lines).
 
-    An entry is purged when the floor or any of its tags' hard versions is newer than its
-    render start; soft-purged likewise for soft versions; otherwise it is fresh until only
-    its stale window is left of its key's time to live.
+    Each tag is judged against the start of the part that carried it (``start`` for
+    ``tags``, its own for ``carried``): the entry is purged when the floor is newer than
+    any of those starts or a tag's hard version is newer than its start; soft-purged
+    likewise for soft versions; otherwise fresh until only its stale window is left of its
+    key's time to live. A ``start`` later than ``clock`` was never handed out by this
+    clock (a forged entry, or one from before the tag versions were reset): unreadable.
 
-    >>> judge(start=10, tags=["a"], floor=1, hard={"a": 11}, soft={}, ttl_left_ms=5000,
-    ...       stale_ms=1000)
-    <Freshness.PURGED: 'purged'>
+    >>> judge(start=10, tags=["a"], clock=12, floor=1, hard={"a": 11}, soft={},
+    ...       ttl_left_ms=5000, stale_ms=1000)
+    <State.PURGED: 'purged'>
+    >>> judge(start=10, tags=[], carried=[("a", 5)], clock=12, floor=1, hard={"a": 7},
+    ...       soft={}, ttl_left_ms=5000, stale_ms=1000)
+    <State.PURGED: 'purged'>
     """
-    if floor > start:
-        return Freshness.PURGED
+    if clock is not None and start > clock:
+        return State.UNREADABLE
+    judged = [(tag, start) for tag in tags]
+    judged.extend(carried)
+    earliest = min([start, *(tag_start for _, tag_start in judged)])
+    if floor > earliest:
+        return State.PURGED
     soft_purged = False
-    for tag in tags:
+    for tag, tag_start in judged:
         hard_version = hard.get(tag)
-        if hard_version is not None and hard_version > start:
-            return Freshness.PURGED
+        if hard_version is not None and hard_version > tag_start:
+            return State.PURGED
         soft_version = soft.get(tag)
-        if soft_version is not None and soft_version > start:
+        if soft_version is not None and soft_version > tag_start:
             soft_purged = True
     if soft_purged:
-        return Freshness.SOFT_PURGED
+        return State.SOFT_PURGED
     if ttl_left_ms <= stale_ms:
-        return Freshness.STALE
-    return Freshness.FRESH
+        return State.STALE
+    return State.FRESH

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -95,10 +96,16 @@ def cached_fragment(
     outcome = access.obtain(key)
     if outcome.action in (Action.HIT, Action.STALE) and outcome.entry is not None:
         if parent is not None:
-            parent.add(outcome.entry.tags)
+            # The cached part brings its tags with the starts they are judged against, and
+            # its expiry: whatever embeds it is stale when it is (SPEC §6.2).
+            parent.carry(outcome.entry.tag_starts())
+            parent.embed(_fresh_until(outcome))
         return outcome.entry.body.decode("utf-8")
 
-    state = RenderState()
+    # The block's data could be read as soon as the enclosing render began (a view reads
+    # its rows before the template reaches the block): start there, not at this lookup.
+    inherited = parent.start if parent is not None else None
+    state = RenderState(start=inherited if inherited is not None else outcome.start)
     state.add(own_tags)
     token = current_render.set(state)
     csrf_before = _csrf_flag(request, None)
@@ -110,8 +117,9 @@ def cached_fragment(
     finally:
         current_render.reset(token)
         csrf_handed_out = _csrf_flag(request, csrf_before)
+    ttl = ttl if ttl is not None else settings.TTL
     if parent is not None:
-        parent.add(state.tags)
+        parent.embed_render(state, ttl)
     if outcome.start is None:
         return html
     if csrf_handed_out or _contains_token(html, csrf_token):
@@ -122,21 +130,31 @@ def cached_fragment(
     return html
 
 
+def _fresh_until(outcome: Outcome) -> float:
+    """When an entry served from cache stops being fresh (``time.monotonic()``)."""
+    assert outcome.found is not None and outcome.entry is not None
+    fresh_ms = outcome.found.ttl_left_ms - outcome.entry.stale_ttl * 1000
+    return time.monotonic() + fresh_ms / 1000
+
+
 def _store(
     key: str,
     html: str,
     state: RenderState,
     outcome: Outcome,
-    ttl: int | None,
+    ttl: int,
     stale_ttl: int | None,
 ) -> bool:
-    """Store the rendered block (releasing the render lock); False if it is too large."""
+    """Store the rendered block (releasing the render lock); False if it cannot be stored."""
     body = html.encode("utf-8")
-    if len(body) > settings.MAX_ENTRY_BYTES or outcome.start is None:
+    if len(body) > settings.MAX_ENTRY_BYTES or state.start is None:
         return False
-    ttl = ttl if ttl is not None else settings.TTL
     stale_ttl = stale_ttl if stale_ttl is not None else settings.STALE_TTL
-    entry = entries.Entry(0, "", (), body, tuple(state.tags), outcome.start, ttl, stale_ttl)
+    ttl = state.fresh_seconds(ttl)
+    if ttl + stale_ttl == 0:
+        return False  # embeds something already stale, and may not be served stale
+    own, carried = state.judged_tags(state.start)
+    entry = entries.Entry(0, "", (), body, own, state.start, ttl, stale_ttl, carried)
     access.save(key, entries.dumps(entry), ttl + stale_ttl, lock_token=outcome.token)
     return True
 

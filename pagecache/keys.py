@@ -65,3 +65,8 @@ def lock_key(entry_key: str) -> str:
 def tag_versions_key(prefix: str) -> str:
     """The one hash holding every tag's purge versions, the clock and the floor."""
     return f"{prefix}:tags"
+
+
+def deliverer_key(prefix: str) -> str:
+    """Whose turn it is to deliver recorded purges (see :mod:`pagecache.deliverer`)."""
+    return f"{prefix}:deliverer"

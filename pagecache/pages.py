@@ -45,11 +45,24 @@ def serve(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
     page = facts.page_request(request.META, request.path)
     if isinstance(page, str):
         logger.debug("pagecache: bypass %s: %s", request.path, page)
-        return _mark(get_response(request), "BYPASS")
+        if state.start is None:
+            # Everything this request renders starts no later than now (SPEC §6.2), even
+            # when the page itself may not be cached: its fragments are.
+            state.start = access.render_start()
+        # Fragments are cached for every visitor: they start with this request too.
+        token = current_render.set(state)
+        try:
+            return _mark(get_response(request), "BYPASS")
+        finally:
+            current_render.reset(token)
 
     outcome = _handed_over(request, page) or obtain(page)
     if outcome.action in (Action.HIT, Action.STALE):
         return _to_response(hit_parts(page, outcome))
+    if outcome.start is not None:
+        state.start = outcome.start  # read before the view ran: fresher, and as safe
+    elif state.start is None:
+        state.start = access.render_start()
     return _render(request, get_response, state, page, outcome)
 
 
@@ -226,8 +239,14 @@ def _store(
     tags = tuple(state.tags)
     if settings.TAG_HEADER and tags:
         response[settings.TAG_HEADER] = header_safe_tags(tags)
-    ttl = state.ttl if state.ttl is not None else settings.TTL
+    # A page is fresh no longer than the parts it embeds (a fragment served stale, say).
+    ttl = state.fresh_seconds(state.ttl if state.ttl is not None else settings.TTL)
     stale_ttl = state.stale_ttl if state.stale_ttl is not None else settings.STALE_TTL
+    if ttl + stale_ttl == 0:
+        logger.debug("pagecache: not storing %s: it embeds a stale fragment", request.path)
+        access.release(lock_key, lock_token, uncacheable=False)
+        return
+    own, carried = state.judged_tags(start)
     names = policy.parse_vary(response.get("Vary"))
     key = variant_key(page, names)
     excluded = _not_stored_headers()
@@ -236,7 +255,15 @@ def _store(
     )
     value = entries.dumps(
         entries.Entry(
-            response.status_code, response.reason_phrase, headers, body, tags, start, ttl, stale_ttl
+            response.status_code,
+            response.reason_phrase,
+            headers,
+            body,
+            own,
+            start,
+            ttl,
+            stale_ttl,
+            carried,
         )
     )
     vary = (page.base_key, entries.dumps_vary(names)) if names else None

@@ -6,10 +6,14 @@ each promise). This module adds what the store cannot know about:
 
 * transactions — inside ``transaction.atomic()`` the purge is sent now *and* again when
   the outermost block commits, so a render that read the old rows between the two is
-  purged as well;
-* outages — a purge that cannot be delivered after a few quick retries is logged and
-  remembered; :func:`flush_pending` re-sends it before this process serves anything
-  from the cache again.
+  purged as well; a record of it is written in the same transaction
+  (:mod:`pagecache.outbox`), so a process that dies between the commit and the second
+  purge cannot lose it;
+* outages — a purge that cannot be delivered after a few quick retries is logged, kept in
+  memory (this process re-sends it before it serves anything from the cache again) and
+  recorded in the database (any process re-delivers it, see :mod:`pagecache.deliverer`);
+* announcing — ``tags_purged`` is sent once per purge, when it was delivered after the
+  data change committed.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from functools import partial
 
 from django.db import connections
 
+from . import clock, outbox
 from .exceptions import PurgeError, StoreUnavailable
 from .health import log_failure
 from .signals import tags_purged
@@ -32,11 +38,26 @@ logger = logging.getLogger("pagecache")
 #: Pauses between delivery attempts: brief, because the caller is usually a request.
 RETRY_DELAYS = (0.02, 0.1)
 
+
+@dataclass(eq=False)
+class Purge:
+    """One purge on its way to the cache."""
+
+    tags: tuple[str, ...]
+    soft: bool
+    #: Durable copies to delete once delivered (see :mod:`pagecache.outbox`).
+    records: list[outbox.Record] = field(default_factory=list)
+    #: Whether delivering it sends ``tags_purged`` (not for the first of two in a transaction).
+    announce: bool = True
+
+
 _lock = threading.Lock()
-#: Undelivered purges: tag -> (soft, sequence number of the request that pended it).
-#: A hard purge of a tag overrides a pending soft one.
-_pending: dict[str, tuple[bool, int]] = {}
-_sequence = 0
+#: Serialises delivery, so a purge is never announced twice by two threads of one process.
+_flush_lock = threading.Lock()
+#: Purges not delivered yet, oldest first.
+_pending: list[Purge] = []
+#: Render locks whose release failed: (entry key, token). Released when the cache answers.
+_releases: list[tuple[str, str]] = []
 
 
 def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) -> None:
@@ -49,32 +70,48 @@ def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) ->
     names = normalize_tags(tags)
     if not names:
         return
-    _deliver(names, soft, raise_errors)
-    # Purge again when the outermost transaction commits: renders that ran between now and
-    # the commit read the old rows, and their entries start before this second purge.
-    for connection in connections.all(initialized_only=True):
-        if connection.in_atomic_block:
-            connection.on_commit(partial(_deliver, names, soft, False), robust=True)
+    in_atomic = [c for c in connections.all(initialized_only=True) if c.in_atomic_block]
+    if not in_atomic:
+        _deliver(Purge(names, soft), raise_errors)
+        return
+    # Renders that run between now and the commit read the old rows, and their entries
+    # start before the purge at commit; renders that began earlier are caught by this one.
+    for connection in in_atomic:
+        record = outbox.record(connection.alias, names, soft)
+        purge = Purge(names, soft, [record] if record else [])
+        connection.on_commit(partial(_deliver, purge, False), robust=True)
+    _deliver(Purge(names, soft, announce=False), raise_errors)
 
 
-def _deliver(tags: tuple[str, ...], soft: bool, raise_errors: bool) -> None:
-    global _sequence
+def _deliver(purge: Purge, raise_errors: bool) -> None:
     with _lock:
-        _sequence += 1
-        for tag in tags:
-            # Hard wins: remembering a tag as soft must never weaken a pending hard purge.
-            was_soft = _pending.get(tag, (True, 0))[0]
-            _pending[tag] = (was_soft and soft, _sequence)
+        _pending.append(purge)
     if _send_pending():
         return
+    if purge.announce and not purge.records:
+        record = outbox.record(_default_alias(), purge.tags, purge.soft)
+        if record is not None:
+            purge.records.append(record)
     log_failure(
         "purge",
-        "pagecache: purge of %s not delivered; kept and re-sent before the next hit",
-        ", ".join(tags),
+        "pagecache: purge of %s not delivered; kept, recorded, and re-sent when the cache "
+        "answers",
+        ", ".join(purge.tags),
         level=logging.ERROR,
     )
+    from . import deliverer
+
+    deliverer.wake()
     if raise_errors:
-        raise PurgeError(f"purge of {', '.join(tags)} could not be delivered", tags)
+        raise PurgeError(f"purge of {', '.join(purge.tags)} could not be delivered", purge.tags)
+
+
+def _default_alias() -> str:
+    from django.db import router
+
+    from .models import PurgeRecord
+
+    return router.db_for_write(PurgeRecord) or "default"
 
 
 def _send_pending() -> bool:
@@ -87,35 +124,74 @@ def _send_pending() -> bool:
     return False
 
 
+def has_pending() -> bool:
+    """Whether purges or lock releases are waiting for the cache."""
+    return bool(_pending or _releases)
+
+
 def flush_pending() -> bool:
-    """Deliver remembered purges now; True when nothing is pending any more.
+    """Deliver remembered purges (and lock releases) now; True when no purge is pending.
 
     Called before each cache read: a process that could not purge must not serve.
     """
-    if not _pending:
+    if not _pending and not _releases:
         return True
-    with _lock:
-        batch = dict(_pending)
+    with _flush_lock:
+        with _lock:
+            batch, releases = list(_pending), list(_releases)
+        if batch and not _send(batch):
+            return False
+        if releases:
+            _release(releases)
+        with _lock:
+            return not _pending
+
+
+def _send(batch: list[Purge]) -> bool:
     try:
         store = get_store()
         for soft in (False, True):
-            tags = tuple(tag for tag, (is_soft, _) in batch.items() if is_soft is soft)
+            tags = tuple(dict.fromkeys(t for p in batch if p.soft is soft for t in p.tags))
             if tags:
-                store.purge(tags, soft)
-                _announce(tags, soft)
+                clock.saw(store.purge(tags, soft))
     except StoreUnavailable as exc:
         logger.debug("pagecache: purge attempt failed: %s", exc)
         return False
     with _lock:
-        for tag, sent in batch.items():
-            # A tag pended again while we sent must be sent again: that purge came later.
-            if _pending.get(tag) == sent:
-                del _pending[tag]
-        return not _pending
+        # Purges pended while we sent stay: they came later and must be sent again.
+        _pending[:] = [p for p in _pending if all(p is not sent for sent in batch)]
+    for purge in batch:
+        # The delete that removes a durable record decides who announces it.
+        claimed = outbox.claim(purge.records) if purge.records else True
+        if purge.announce and claimed:
+            announce(purge.tags, purge.soft)
+    return True
 
 
-def _announce(tags: tuple[str, ...], soft: bool) -> None:
-    # A failing receiver (a CDN call, say) must not turn a delivered purge into an error.
+def _release(releases: list[tuple[str, str]]) -> None:
+    try:
+        store = get_store()
+        for key, token in releases:
+            store.release(key, token)
+    except StoreUnavailable as exc:
+        logger.debug("pagecache: lock release failed: %s", exc)
+        return
+    with _lock:
+        _releases[:] = [r for r in _releases if r not in releases]
+
+
+def release_later(key: str, token: str) -> None:
+    """Remember a render lock this process could not release; it is released as soon as
+    the cache answers again, so nobody waits for it the full ``LOCK_TIMEOUT``."""
+    with _lock:
+        _releases.append((key, token))
+    from . import deliverer
+
+    deliverer.wake()
+
+
+def announce(tags: tuple[str, ...], soft: bool) -> None:
+    """Send ``tags_purged``; a failing receiver (a CDN call, say) is logged, never raised."""
     for receiver, result in tags_purged.send_robust(sender=purge_tags, tags=tags, soft=soft):
         if isinstance(result, Exception):
             log_failure(
@@ -127,12 +203,17 @@ def _announce(tags: tuple[str, ...], soft: bool) -> None:
 
 
 def pending_tags() -> dict[str, bool]:
-    """A copy of the undelivered purges (tag -> soft), for inspection and tests."""
+    """The undelivered purges (tag -> soft; a hard purge of a tag wins), for inspection."""
+    found: dict[str, bool] = {}
     with _lock:
-        return {tag: soft for tag, (soft, _) in _pending.items()}
+        for purge in _pending:
+            for tag in purge.tags:
+                found[tag] = found.get(tag, True) and purge.soft
+    return found
 
 
 def forget_pending() -> None:
-    """Drop undelivered purges (tests, and ``manage.py pagecache clear``)."""
+    """Drop undelivered purges and releases (tests, and ``manage.py pagecache clear``)."""
     with _lock:
         _pending.clear()
+        _releases.clear()

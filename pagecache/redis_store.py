@@ -15,8 +15,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import keys
+from .entry import LUA_CODES
 from .exceptions import StoreUnavailable
-from .store import Lock, Lookup, State
+from .store import Lock, Lookup
 
 # Shared Lua helpers: server time in microseconds, the clock/floor pair (recreated at "now"
 # when lost, which makes every older entry stale), and integer formatting without exponents.
@@ -53,13 +54,12 @@ local function judge()
   local ok, head = pcall(redis.call, 'GETRANGE', KEYS[1], 0, 255)
   if not ok then return 4 end
   if head == '' then return 0 end
-  local whole = nil
   local magic = string.sub(head, 1, 4)
   if magic == 'PCV ' then
     if #head == 256 then head = redis.call('GET', KEYS[1]) end
     return 6, head
   end
-  if magic ~= 'PC2 ' then return 4 end
+  if magic ~= 'PC3 ' then return 4 end
   local nl = string.find(head, '\\n', 5, true)
   if not nl and #head == 256 then
     head = redis.call('GETRANGE', KEYS[1], 0, 65535)
@@ -68,37 +68,49 @@ local function judge()
   if not nl then return 4 end
   local f = {}
   for w in string.gmatch(string.sub(head, 5, nl - 1), '%S+') do f[#f + 1] = w end
-  local start, stale_ms, id = tonumber(f[1]), tonumber(f[3]), f[4]
-  if not start or not stale_ms or not id then return 4 end
+  local start, stale_ms, id, count = tonumber(f[1]), tonumber(f[3]), f[4], tonumber(f[5])
+  if not start or not stale_ms or not id or not count then return 4 end
   -- A start later than the clock was never handed out by this clock: forged or pre-reset.
   if start > clk then return 4 end
-  if floor > start then return 5 end
-  local code = 1
-  local i = 5
+  -- Each tag is judged against the start of the part that carried it: the entry's own
+  -- tags against its start, then groups (start, count, tags) carried in by cached parts.
+  local tags, starts, earliest = {}, {}, start
+  for j = 6, 5 + count do tags[#tags + 1] = f[j]; starts[#starts + 1] = start end
+  local i = 6 + count
   while i <= #f do
+    local s, n = tonumber(f[i]), tonumber(f[i + 1])
+    if not s or not n or s >= start then return 4 end
+    if s < earliest then earliest = s end
+    for j = i + 2, i + 1 + n do tags[#tags + 1] = f[j]; starts[#starts + 1] = s end
+    i = i + 2 + n
+  end
+  if i ~= #f + 1 then return 4 end
+  if floor > earliest then return 5 end
+  local code = 1
+  for b = 1, #tags, 200 do
     local names = {}
-    local last = math.min(#f, i + 199)
-    for j = i, last do
-      names[#names + 1] = 'h:' .. f[j]
-      names[#names + 1] = 's:' .. f[j]
+    local last = math.min(#tags, b + 199)
+    for j = b, last do
+      names[#names + 1] = 'h:' .. tags[j]
+      names[#names + 1] = 's:' .. tags[j]
     end
     local vers = redis.call('HMGET', KEYS[2], unpack(names))
     for j = 1, #vers, 2 do
       local h, s = vers[j], vers[j + 1]
+      local tag_start = starts[b + (j - 1) / 2]
       if (h and not tonumber(h)) or (s and not tonumber(s)) then
         -- An unreadable version: count it as a purge happening now, and write it so.
         clk = math.max(clk + 1, now_us())
         redis.call('HSET', KEYS[2], 'clock', fmt(clk), names[j], fmt(clk), names[j + 1], fmt(clk))
         return 5
       end
-      if h and tonumber(h) > start then return 5 end
-      if s and tonumber(s) > start then code = 3 end
+      if h and tonumber(h) > tag_start then return 5 end
+      if s and tonumber(s) > tag_start then code = 3 end
     end
-    i = last + 1
   end
   local pttl = redis.call('PTTL', KEYS[1])
   if code == 1 and pttl >= 0 and pttl <= stale_ms then code = 2 end
-  return code, whole, pttl, id
+  return code, nil, pttl, id
 end
 local code, v, pttl, id = judge()
 if code == 1 or code == 2 or code == 3 then
@@ -159,17 +171,13 @@ return v
 """
 )
 
-_LOCKS = {lock.value: lock for lock in Lock}
+# KEYS: tag-versions hash. Returns the purge clock (recreating the hash when it was lost).
+_CLOCK_LUA = _LUA_PRELUDE + """
+local floor, clk = clock_floor(KEYS[1])
+return clk
+"""
 
-_LOOKUP_STATES = {
-    0: State.MISS,
-    1: State.FRESH,
-    2: State.STALE,
-    3: State.SOFT_PURGED,
-    4: State.UNREADABLE,
-    5: State.PURGED,
-    6: State.VARY,
-}
+_LOCKS = {lock.value: lock for lock in Lock}
 
 
 class RedisStore:
@@ -182,6 +190,7 @@ class RedisStore:
         self._lookup = client.register_script(_LOOKUP_LUA)
         self._purge = client.register_script(_PURGE_LUA)
         self._release = client.register_script(_RELEASE_LUA)
+        self._clock = client.register_script(_CLOCK_LUA)
         from redis.exceptions import ConnectionError, NoScriptError, RedisError
 
         self._no_script = NoScriptError
@@ -241,7 +250,7 @@ class RedisStore:
         try:
             code, clock, value, ttl_left_ms, lock, entry_id = reply
             return Lookup(
-                _LOOKUP_STATES[code],
+                LUA_CODES[code],
                 int(clock),
                 value if value is None or type(value) is bytes else bytes(value),
                 int(ttl_left_ms),
@@ -281,6 +290,10 @@ class RedisStore:
         with _converted_errors():
             self._release(keys=[keys.lock_key(key)], args=[lock_token, uncacheable_ms])
 
+    def clock(self) -> int:
+        with _converted_errors():
+            return int(self._clock(keys=[self.tags_key]))
+
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         with _converted_errors():
             return int(self._purge(keys=[self.tags_key], args=["s" if soft else "h", *tags]))
@@ -289,6 +302,10 @@ class RedisStore:
         """Raise the floor: every entry stored so far becomes stale (O(1))."""
         with _converted_errors():
             return int(self._purge(keys=[self.tags_key], args=["f"]))
+
+    def take_turn(self, key: str, ms: int) -> bool:
+        with _converted_errors():
+            return bool(self.client.set(key, b"1", nx=True, px=ms))
 
     def clear(self) -> int:
         """SCAN this prefix's keys and UNLINK them in batches (never FLUSHDB)."""

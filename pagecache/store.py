@@ -20,28 +20,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .conf import on_reload, settings
-from .entry import Freshness
+from .entry import State
 
 if TYPE_CHECKING:
     from django.core.cache.backends.base import BaseCache
-
-
-class State(enum.Enum):
-    MISS = "miss"
-    FRESH = "fresh"
-    STALE = "stale"
-    SOFT_PURGED = "soft-purged"
-    PURGED = "purged"
-    UNREADABLE = "unreadable"
-    VARY = "vary"
-
-
-_FRESHNESS_STATE = {
-    Freshness.FRESH: State.FRESH,
-    Freshness.STALE: State.STALE,
-    Freshness.SOFT_PURGED: State.SOFT_PURGED,
-    Freshness.PURGED: State.PURGED,
-}
 
 
 class Lock(enum.Enum):
@@ -55,6 +37,9 @@ class Lock(enum.Enum):
     HELD = 2
     #: The last render of this key was not storable: render without waiting (hit-for-miss).
     PASS = 3
+
+
+__all__ = ["Lock", "Lookup", "State", "Store", "get_store"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +80,17 @@ class Store(Protocol):
         """Release ``key``'s render lock if ``lock_token`` holds it; with ``uncacheable_ms``
         leave a marker instead that lets requests render without waiting for that long."""
 
+    def clock(self) -> int:
+        """The purge clock now: a render whose data is read after this call may start here."""
+
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         """Stamp ``tags`` with a new version; return the clock value used."""
 
     def purge_all(self) -> int:
         """Make every entry stored so far stale; return the clock value used."""
+
+    def take_turn(self, key: str, ms: int) -> bool:
+        """Claim ``key`` for ``ms`` milliseconds if nobody holds it; whether this call did."""
 
     def clear(self) -> int | None:
         """Remove this library's keys (never anything else); the number removed, if known."""

@@ -8,7 +8,8 @@ tags a render has collected; purging lives in :mod:`pagecache.purge`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -80,9 +81,18 @@ def normalize_tags(values: Iterable[object]) -> tuple[str, ...]:
 
 @dataclass
 class RenderState:
-    """What one page render collects: its tags and the per-view cache options."""
+    """What one render (a page, or a fragment inside it) collects while it runs.
 
-    tags: dict[str, None] = field(default_factory=dict)
+    ``start`` is the purge clock when the render's data could first be read (see
+    :mod:`pagecache.clock`); a fragment rendered inside a page inherits the page's. Each tag
+    maps to the earliest start of a part served from cache that carried it, or ``None``
+    when only this render (and parts rendered with it) carried it.
+    """
+
+    tags: dict[str, int | None] = field(default_factory=dict)
+    start: int | None = None
+    #: ``time.monotonic()`` when the first part embedded so far stops being fresh.
+    fresh_until: float | None = None
     ttl: int | None = None
     stale_ttl: int | None = None
     exempt: bool = False
@@ -90,8 +100,47 @@ class RenderState:
     handled: bool = False
 
     def add(self, tags: Iterable[str]) -> None:
+        """Tags of this render's own (judged against its start)."""
         for tag in tags:
             self.tags.setdefault(tag, None)
+
+    def carry(self, tag_starts: Mapping[str, int]) -> None:
+        """Tags of a part served from cache, each with the start it is judged against."""
+        for tag, start in tag_starts.items():
+            current = self.tags.get(tag)
+            self.tags[tag] = start if current is None else min(current, start)
+
+    def embed(self, fresh_until: float | None) -> None:
+        """An embedded part stops being fresh at ``fresh_until``: so does this render."""
+        if fresh_until is not None and (self.fresh_until is None or fresh_until < self.fresh_until):
+            self.fresh_until = fresh_until
+
+    def embed_render(self, part: RenderState, ttl: int) -> None:
+        """A part rendered inside this one: its tags, at its start, and its freshness."""
+        if part.start is None:
+            self.add(part.tags)
+        else:
+            self.carry(part.tag_starts(part.start))
+        self.embed(part.fresh_until)
+        self.embed(time.monotonic() + ttl)
+
+    def tag_starts(self, start: int) -> dict[str, int]:
+        """Every tag with the start it is judged against, for a render that began at ``start``."""
+        return {tag: start if s is None else min(s, start) for tag, s in self.tags.items()}
+
+    def judged_tags(self, start: int) -> tuple[tuple[str, ...], tuple[tuple[str, int], ...]]:
+        """The tags judged against ``start``, and those carried in with an earlier start."""
+        own = tuple(tag for tag, s in self.tags.items() if s is None or s >= start)
+        carried = tuple((tag, s) for tag, s in self.tags.items() if s is not None and s < start)
+        return own, carried
+
+    def fresh_seconds(self, ttl: int) -> int:
+        """``ttl`` shortened to the freshness left of what this render embeds (whole seconds,
+        rounded down: an entry may go stale early, never late)."""
+        if self.fresh_until is None:
+            return ttl
+        left = int(self.fresh_until - time.monotonic())
+        return max(0, min(ttl, left))
 
 
 _STATE_ATTR = "_pagecache_state"
@@ -104,7 +153,9 @@ def render_state(request: HttpRequest) -> RenderState:
     """Return the :class:`RenderState` of ``request``, creating it on first use."""
     state: RenderState | None = getattr(request, _STATE_ATTR, None)
     if state is None:
-        state = RenderState()
+        from .clock import arrival
+
+        state = RenderState(start=arrival.get())
         setattr(request, _STATE_ATTR, state)
     return state
 

@@ -9,7 +9,7 @@ from django.test import override_settings
 from tests.test_hooks import purged  # noqa: F401  (fixture)
 from tests.testapp.models import Article, Category
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

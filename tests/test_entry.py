@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pagecache import entry
-from pagecache.entry import Entry, Freshness, dumps, judge, loads
+from pagecache.entry import Entry, State, dumps, judge, loads
 
 SAMPLE = Entry(
     status=200,
@@ -27,7 +27,7 @@ SAMPLE = Entry(
 def test_round_trip_compressed():
     data = dumps(SAMPLE)
     assert re.match(
-        rb"PC2 1795000000000000 30000 15000 [0-9a-f]{16} blog.article:42 blog.article\n", data
+        rb"PC3 1795000000000000 30000 15000 [0-9a-f]{16} 2 blog.article:42 blog.article\n", data
     )
     assert len(data) < len(SAMPLE.body) // 4  # compressed
     assert loads(data) == SAMPLE
@@ -55,18 +55,24 @@ def test_zlib_entries_load():
         "PC2 text not bytes",
         b"",
         b"garbage",
-        b"PC3 1 2 3 0123456789abcdef\n0200 OK\r\n\r\nbody",  # a newer format
-        b"PC1 1 2 3\n0200 OK\r\n\r\nbody",  # the older format
-        b"PC2 not-a-number 2 3 0123456789abcdef\n0200 OK\r\n\r\nbody",
-        b"PC2 1 2 3\n0200 OK\r\n\r\nbody",  # no content id
-        b"PC2 1 2 3 short\n0200 OK\r\n\r\nbody",  # malformed content id
-        b"PC2 1 2 3 0123456789abcdef no newline",
-        b"PC2 1 2 3 0123456789abcdef\nx200 OK\r\n\r\nbody",  # unknown codec
-        b"PC2 1 2 3 0123456789abcdef\ns\x00\x01garbage",  # corrupt zstd
-        b"PC2 1 2 3 0123456789abcdef\nzgarbage",  # corrupt zlib
-        b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\nno blank line",
-        b"PC2 1 2 3 0123456789abcdef\n0abc OK\r\n\r\nbody",
-        b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\nbad header line\r\n\r\nbody",
+        b"PC4 1 2 3 0123456789abcdef 0\n0200 OK\r\n\r\nbody",  # a newer format
+        b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\n\r\nbody",  # the older format
+        b"PC1 1 2 3\n0200 OK\r\n\r\nbody",  # an older format
+        b"PC3 not-a-number 2 3 0123456789abcdef 0\n0200 OK\r\n\r\nbody",
+        b"PC3 1 2 3 0123456789abcdef\n0200 OK\r\n\r\nbody",  # no tag count
+        b"PC3 1 2 3 0123456789abcdef 2 a\n0200 OK\r\n\r\nbody",  # fewer tags than counted
+        b"PC3 5 2 3 0123456789abcdef 0 4 2 a\n0200 OK\r\n\r\nbody",  # short carried group
+        b"PC3 5 2 3 0123456789abcdef 0 5 1 a\n0200 OK\r\n\r\nbody",  # carried start not earlier
+        b"PC3 5 2 3 0123456789abcdef 0 x 1 a\n0200 OK\r\n\r\nbody",
+        b"PC3 1 2 3\n0200 OK\r\n\r\nbody",  # no content id
+        b"PC3 1 2 3 short 0\n0200 OK\r\n\r\nbody",  # malformed content id
+        b"PC3 1 2 3 0123456789abcdef 0 no newline",
+        b"PC3 1 2 3 0123456789abcdef 0\nx200 OK\r\n\r\nbody",  # unknown codec
+        b"PC3 1 2 3 0123456789abcdef 0\ns\x00\x01garbage",  # corrupt zstd
+        b"PC3 1 2 3 0123456789abcdef 0\nzgarbage",  # corrupt zlib
+        b"PC3 1 2 3 0123456789abcdef 0\n0200 OK\r\nno blank line",
+        b"PC3 1 2 3 0123456789abcdef 0\n0abc OK\r\n\r\nbody",
+        b"PC3 1 2 3 0123456789abcdef 0\n0200 OK\r\nbad header line\r\n\r\nbody",
         b"\x80\x04\x95pickled",
     ],
 )
@@ -76,7 +82,7 @@ def test_unreadable_values_load_as_none(data):
 
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise(data):
-    loads(b"PC2 " + data)
+    loads(b"PC3 " + data)
     loads(data)
 
 
@@ -103,6 +109,19 @@ def test_round_trip_property(body, tags, status):
     assert loads(dumps(e)) == e
 
 
+def test_carried_tags_round_trip_grouped_by_start():
+    carried = Entry(
+        200, "OK", (), b"page", ("page",), 500, 30, 10, (("x", 300), ("y", 400), ("z", 300))
+    )
+    data = dumps(carried)
+    assert re.match(rb"PC3 500 30000 10000 [0-9a-f]{16} 1 page 300 2 x z 400 1 y\n", data)
+    assert loads(data) == Entry(
+        200, "OK", (), b"page", ("page",), 500, 30, 10, (("x", 300), ("z", 300), ("y", 400))
+    )
+    assert loads(data).tag_starts() == {"page": 500, "x": 300, "y": 400, "z": 300}
+    assert loads(data).all_tags == ("page", "x", "z", "y")
+
+
 def test_vary_marker():
     marker = entry.dumps_vary(("accept-language", "cookie"))
     assert entry.loads_vary(marker) == ("accept-language", "cookie")
@@ -114,6 +133,7 @@ def verdict(**kw):
     args = {
         "start": 100,
         "tags": ("a", "b"),
+        "clock": 120,
         "floor": 50,
         "hard": {},
         "soft": {},
@@ -127,15 +147,23 @@ def verdict(**kw):
 @pytest.mark.parametrize(
     ("kw", "expected"),
     [
-        ({}, Freshness.FRESH),
-        ({"hard": {"a": 100}}, Freshness.FRESH),  # purged before the render began
-        ({"hard": {"a": 101}}, Freshness.PURGED),  # purged after the render began
-        ({"floor": 101}, Freshness.PURGED),  # versions lost: everything older is stale
-        ({"floor": 101, "tags": ()}, Freshness.PURGED),
-        ({"soft": {"b": 150}}, Freshness.SOFT_PURGED),
-        ({"soft": {"b": 150}, "hard": {"a": 150}}, Freshness.PURGED),
-        ({"ttl_left_ms": 30_000}, Freshness.STALE),
-        ({"ttl_left_ms": 30_001}, Freshness.FRESH),
+        ({}, State.FRESH),
+        ({"hard": {"a": 100}}, State.FRESH),  # purged before the render began
+        ({"hard": {"a": 101}}, State.PURGED),  # purged after the render began
+        ({"floor": 101}, State.PURGED),  # versions lost: everything older is stale
+        ({"floor": 101, "tags": ()}, State.PURGED),
+        ({"soft": {"b": 150}}, State.SOFT_PURGED),
+        ({"soft": {"b": 150}, "hard": {"a": 150}}, State.PURGED),
+        ({"ttl_left_ms": 30_000}, State.STALE),
+        ({"ttl_left_ms": 30_001}, State.FRESH),
+        ({"clock": 99}, State.UNREADABLE),  # a start this clock never handed out
+        ({"clock": None}, State.FRESH),
+        # Carried tags are judged against the start of the part that carried them.
+        ({"carried": (("c", 80),), "hard": {"c": 90}}, State.PURGED),
+        ({"carried": (("c", 80),), "hard": {"c": 80}}, State.FRESH),
+        ({"carried": (("c", 80),), "soft": {"c": 90}}, State.SOFT_PURGED),
+        ({"carried": (("c", 80),), "floor": 90}, State.PURGED),  # floor vs earliest start
+        ({"carried": (("c", 80),), "hard": {"a": 90}}, State.FRESH),  # own tags: own start
     ],
 )
 def test_judge(kw, expected):
@@ -144,7 +172,7 @@ def test_judge(kw, expected):
 
 @pytest.mark.parametrize("injected", [b"X-A: 1\nSet-Cookie: a=b", b"X-A: 1\rSet-Cookie: a=b"])
 def test_line_breaks_inside_headers_are_refused(injected):
-    data = b"PC2 1 2 3 0123456789abcdef\n0200 OK\r\n" + injected + b"\r\n\r\nbody"
+    data = b"PC3 1 2 3 0123456789abcdef 0\n0200 OK\r\n" + injected + b"\r\n\r\nbody"
     assert loads(data) is None
 
 

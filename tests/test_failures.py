@@ -73,9 +73,9 @@ def test_outage_is_logged_once_per_interval_not_per_request(server, caplog):
     "garbage",
     [
         b"garbage",
-        b"PC2 \n",
-        b"PC2 1 2 3 tag\n",
-        b"PC2 99999999999999999999 0 0 0123456789abcdef\n0200 OK\r\n\r\nforged",
+        b"PC3 \n",
+        b"PC3 1 2 3 tag\n",
+        b"PC3 99999999999999999999 0 0 0123456789abcdef 0\n0200 OK\r\n\r\nforged",
         b"PCV \xff\xfe",
         b"\x00" * 100,
     ],

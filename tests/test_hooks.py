@@ -11,7 +11,7 @@ from pagecache import hooks
 from pagecache.signals import tags_purged
 from tests.testapp.models import Article, Category, Comment, Note, Reader, Subscription
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 HOOKED = {"MODELS": ["testapp.Article", "testapp.Category", "testapp.Reader"]}
 

@@ -29,7 +29,7 @@ def test_second_request_is_a_byte_identical_hit(client):
 def test_stored_entry_is_compact_and_versioned(client, redis_server):
     client.get("/page/")
     raw = redis_server.client().get("pc:p1:http://testserver/page/")
-    assert raw.startswith(b"PC2 ")
+    assert raw.startswith(b"PC3 ")
     assert b"page:default" in raw.split(b"\n", 1)[0]
     assert len(raw) < 1500  # 3 KB body, compressed
 

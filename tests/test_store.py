@@ -65,7 +65,7 @@ def test_garbage_is_a_miss(cache):
     store = get_store()
     key = "pc:p1:http://testserver/other/"
     if isinstance(store, RedisStore):
-        store.client.set(key, b"PC2 garbage")
+        store.client.set(key, b"PC3 garbage")
     else:
-        caches[cache].set(key, (0, b"PC2 garbage"))
+        caches[cache].set(key, (0, b"PC3 garbage"))
     assert client.get("/other/").content == b"other render 2"

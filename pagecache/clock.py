@@ -1,0 +1,64 @@
+"""Where a render's start comes from: the purge clock as this process last saw it.
+
+A render must start no later than the moment its data could first be read (SPEC §6.2):
+an entry is condemned by every purge whose version is newer than its start, so a start
+that is too early costs at most one extra miss, and one that is too late serves stale data.
+
+Every lookup and purge reply carries the store's purge clock, which only moves forward.
+The largest value this process has seen is therefore never later than the clock at any
+moment after it was seen: read when a request arrives, it is a safe start for everything
+that request renders, without a round trip. A page lookup's own clock (read before the
+view runs) is a fresher safe start and replaces it for that request.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+
+from django.core.signals import request_finished, request_started
+from django.dispatch import receiver
+
+from .conf import on_reload
+
+_latest = 0
+
+#: The purge clock seen when Django started handling the current request (``None`` outside
+#: one, or when the cache could not be reached).
+arrival: ContextVar[int | None] = ContextVar("pagecache_arrival", default=None)
+
+
+def saw(clock: int) -> None:
+    """Note a purge clock value the store returned."""
+    global _latest
+    # Unlocked: two threads racing may keep the smaller value, which is still safe.
+    if clock > _latest:
+        _latest = clock
+
+
+def latest() -> int:
+    """The largest purge clock this process has seen (0 before the first reply)."""
+    return _latest
+
+
+@on_reload
+def forget() -> None:
+    """Another store (settings changed) has another clock."""
+    global _latest
+    _latest = 0
+    arrival.set(None)
+
+
+@receiver(request_started)
+def _note_arrival(**kwargs: object) -> None:
+    if _latest:
+        arrival.set(_latest)
+    else:
+        from .access import render_start  # a process's first request asks the store once
+
+        arrival.set(render_start())
+
+
+@receiver(request_finished)
+def _forget_arrival(**kwargs: object) -> None:
+    # A thread that serves no request next must not lend this one's start to other work.
+    arrival.set(None)

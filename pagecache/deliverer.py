@@ -1,0 +1,134 @@
+"""The background deliverer: one daemon thread per process that finishes what faults left.
+
+It does two things, off the request path:
+
+* while this process holds undelivered purges or unreleased render locks, it retries them
+  every :data:`RETRY_INTERVAL` (so a lock whose release failed is gone moments after the
+  cache answers again, and nobody waits for it until ``LOCK_TIMEOUT``);
+* every :data:`POLL_INTERVAL` it looks for recorded purges in the database
+  (:mod:`pagecache.outbox`) — those of a process that died, or could not reach the cache —
+  and delivers them. Only one process per interval looks: each takes a turn with a short
+  ``SET NX`` in the cache, so a hundred workers cost the database two cheap queries a
+  second, and a hit never queries the database at all.
+
+The thread starts with the first use of the cache in a process (and again in a forked
+child). Under uWSGI, threads need ``enable-threads``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import threading
+import time
+
+from django.db import DatabaseError, connections
+
+from . import keys, outbox, purge
+from .conf import settings
+from .exceptions import StoreUnavailable
+from .health import log_failure
+from .store import get_store
+
+logger = logging.getLogger("pagecache")
+
+#: Seconds between looks for recorded purges (by one process of all, in turn).
+POLL_INTERVAL = 0.5
+#: Seconds between retries while this process holds undelivered work.
+RETRY_INTERVAL = 0.05
+
+_wake = threading.Event()
+_thread: threading.Thread | None = None
+_pid = 0
+_start_lock = threading.Lock()
+
+
+def ensure_started() -> None:
+    """Start this process's deliverer if it is not running (cheap when it is)."""
+    global _thread, _pid
+    if _pid == os.getpid() and _thread is not None:
+        return
+    with _start_lock:
+        if _pid == os.getpid() and _thread is not None:
+            return
+        _thread = threading.Thread(target=_run, name="pagecache-deliverer", daemon=True)
+        _pid = os.getpid()
+        _thread.start()
+
+
+def wake() -> None:
+    """Retry this process's undelivered work now."""
+    ensure_started()
+    _wake.set()
+
+
+def _run() -> None:
+    next_poll = time.monotonic()
+    while True:
+        busy = purge.has_pending()
+        _wake.wait(RETRY_INTERVAL if busy else POLL_INTERVAL * random.uniform(0.9, 1.1))
+        _wake.clear()
+        try:
+            if purge.has_pending():
+                purge.flush_pending()
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + POLL_INTERVAL
+                if _take_turn():
+                    deliver_recorded()
+        except Exception as exc:  # the thread must survive anything
+            log_failure("deliverer", "pagecache: background delivery failed: %r", exc)
+
+
+def _take_turn() -> bool:
+    """Whether this process looks for recorded purges this interval."""
+    try:
+        return get_store().take_turn(
+            keys.deliverer_key(settings.KEY_PREFIX), int(POLL_INTERVAL * 900)
+        )
+    except StoreUnavailable:
+        return False  # nothing can be delivered now anyway
+
+
+def deliver_recorded() -> int:
+    """Deliver every recorded purge now; the number of records delivered.
+
+    Each record is purged in the cache, then deleted; the process whose delete removes it
+    sends ``tags_purged``. Raises ``StoreUnavailable`` if the cache cannot be reached.
+    """
+    delivered = 0
+    try:
+        for alias in outbox.aliases():
+            try:
+                while True:
+                    batch = outbox.recorded(alias)
+                    if not batch:
+                        break
+                    store = get_store()
+                    for soft in (False, True):
+                        tags = tuple(
+                            dict.fromkeys(t for r in batch if r.soft is soft for t in r.tags)
+                        )
+                        if tags:
+                            store.purge(tags, soft)
+                    for item in batch:
+                        if outbox.claim([item.record]):
+                            purge.announce(item.tags, item.soft)
+                    delivered += len(batch)
+                    if len(batch) < outbox.BATCH:
+                        break
+            except DatabaseError as exc:
+                log_failure(
+                    f"poll:{alias}",
+                    "pagecache: cannot read recorded purges from database %r (run migrate?): %s",
+                    alias,
+                    exc,
+                )
+    finally:
+        # The thread keeps no connection open between looks (one a second per process
+        # would pile up; a test database could not be dropped).
+        if threading.current_thread() is _thread:
+            connections.close_all()
+    if delivered:
+        logger.info("pagecache: delivered %d recorded purge(s)", delivered)
+    return delivered
