@@ -10,6 +10,7 @@ __all__ = [
     "exempt",
     # caching fragments
     "cached_fragment",
+    "rendering",
     # tags and purging
     "add_tags",
     "model_tag",
@@ -30,6 +31,7 @@ _LAZY = {
     "cache_page": "pagecache.decorators",
     "exempt": "pagecache.decorators",
     "cached_fragment": "pagecache.fragments",
+    "rendering": "pagecache.fragments",
     "add_tags": "pagecache.tags",
     "model_tag": "pagecache.tags",
     "purge_tags": "pagecache.purge",
@@ -45,7 +47,7 @@ _LAZY = {
 if TYPE_CHECKING:
     from .decorators import cache_page, exempt
     from .exceptions import InvalidTag, PageCacheError, PurgeError
-    from .fragments import cached_fragment
+    from .fragments import cached_fragment, rendering
     from .hooks import PurgingManager, PurgingQuerySet, purge_queryset, register
     from .purge import purge_tags
     from .tags import add_tags, model_tag

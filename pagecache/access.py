@@ -59,18 +59,21 @@ def usable_store() -> Store | None:
 def render_start() -> int | None:
     """A safe start for a render beginning now: the latest purge clock this process saw,
     asking the store only if it has seen none yet; ``None`` if the cache is unusable."""
-    seen = clock.latest()
-    if seen:
-        return seen
+    return clock.latest() or current_clock()
+
+
+def current_clock() -> int | None:
+    """The store's purge clock now (one round trip); ``None`` if the cache is unusable."""
     store = usable_store()
     if store is None:
         return None
     try:
-        clock.saw(store.clock())
+        now = store.clock()
     except StoreUnavailable as exc:
         failed("clock", exc)
         return None
-    return clock.latest()
+    clock.saw(now)
+    return now
 
 
 def lookup(

@@ -17,12 +17,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.utils.functional import empty
 
-from . import access, keys
+from . import access, clock, keys
 from . import entry as entries
 from .access import Action, Outcome
 from .conf import settings
@@ -67,6 +68,33 @@ def enclosing_state(request: HttpRequest | None) -> RenderState | None:
     if state is not None:
         return state
     return render_state(request) if request is not None else None
+
+
+@contextmanager
+def rendering() -> Iterator[RenderState]:
+    """Start a render here: fragments cached inside the block start now, not at their lookup.
+
+    Outside a request, a fragment's data is read wherever the caller reads it; wrap those
+    reads and the ``cached_fragment`` calls that use them::
+
+        with pagecache.rendering():
+            articles = list(Article.objects.all())
+            html = pagecache.cached_fragment("list", lambda: render_list(articles), tags=...)
+
+    (Inside a request the start is taken when the request reached pagecache; a
+    ``rendering()`` block there changes nothing.) Costs one round trip to read the clock.
+    """
+    current = current_render.get()
+    if current is not None and current.start is not None:
+        yield current
+        return
+    start = access.current_clock()
+    state = RenderState(start=start if start is not None else clock.latest())
+    token = current_render.set(state)
+    try:
+        yield state
+    finally:
+        current_render.reset(token)
 
 
 def cached_fragment(

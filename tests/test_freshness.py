@@ -1,0 +1,259 @@
+"""SPEC §6.2 as sites use it: views read their rows before the template reaches
+``{% cachetag %}``, a writer commits and purges in between, and nothing older than the
+completed purge is served afterwards — for pages and nested fragments, both template
+engines, anonymous and logged-in visitors, the middleware and the WSGI fast path.
+
+Ordering is by events (the view waits at ``GATE`` until the writer has committed), never
+by sleeps.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import connections, transaction
+from django.test import Client, override_settings
+
+import pagecache
+from pagecache import entry, keys
+from pagecache.wsgi import PageCacheWSGI
+from tests.freshness_site import GATE, MIDDLEWARE
+from tests.test_wsgi import WSGIClient
+from tests.testapp.models import Article
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HOOKED = {"MODELS": ["testapp.article"]}
+
+
+@pytest.fixture
+def site() -> Iterator[None]:
+    with override_settings(
+        ROOT_URLCONF="tests.freshness_site", MIDDLEWARE=MIDDLEWARE, PAGECACHE=HOOKED
+    ):
+        yield
+    GATE.disarm()
+
+
+def logged_in_cookie() -> str:
+    client = Client()
+    client.force_login(User.objects.create_user("reader"))
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def getter(driver: str, visitor: str) -> Callable[[str], tuple[str, str]]:
+    """GET through the middleware (test client) or the WSGI fast path; (X-Cache, body)."""
+    cookie = logged_in_cookie() if visitor == "logged-in" else ""
+    if driver == "middleware":
+        def get(url: str) -> tuple[str, str]:
+            client = Client()
+            response = client.get(url, HTTP_COOKIE=cookie) if cookie else client.get(url)
+            return response["X-Cache"], response.content.decode()
+    else:
+        wsgi = WSGIClient(PageCacheWSGI(WSGIHandler()))
+
+        def get(url: str) -> tuple[str, str]:
+            extra = {"HTTP_COOKIE": cookie} if cookie else {}
+            response = wsgi.get(url, **extra)
+            return response["X-Cache"], response.content.decode()
+
+    return get
+
+
+def titles(body: str) -> set[str]:
+    """Every title a response shows, from both fragment levels."""
+    return set(re.findall(r'data-title="([^"]*)"', body)) | set(re.findall(r"<b>([^<]*)</b>", body))
+
+
+def race(get: Callable[[str], tuple[str, str]], url: str, write: Callable[[], None]) -> str:
+    """One request reads its rows; ``write`` commits and purges; then the request renders."""
+    results: list[tuple[str, str]] = []
+    GATE.arm()
+    def request() -> None:
+        try:
+            results.append(get(url))
+        finally:
+            connections.close_all()  # this thread's connection would outlive the test
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    assert GATE.read.wait(10), "the view never read its rows"
+    write()  # completes (commit + purge) while the request holds the old rows
+    GATE.proceed.set()
+    thread.join(10)
+    assert results, "the racing request did not finish"
+    return results[0][1]
+
+
+def save_title(article: Article, title: str) -> Callable[[], None]:
+    def write() -> None:
+        with transaction.atomic():  # as a view saving a form does; MODELS purges at commit
+            article.title = title
+            article.save()
+
+    return write
+
+
+@pytest.mark.parametrize("engine", ["django", "jinja2"])
+@pytest.mark.parametrize("visitor", ["anonymous", "logged-in"])
+@pytest.mark.parametrize("driver", ["middleware", "wsgi"])
+def test_fragments_rendered_from_rows_read_before_a_purge_are_never_served_after_it(
+    site, engine, visitor, driver
+):
+    article = Article.objects.create(title="old")
+    get = getter(driver, visitor)
+    url = f"/articles/?engine={engine}"
+    raced = race(get, url, save_title(article, "new"))
+    assert titles(raced) == {"old"}  # it began before the write: old rows are fine here
+    # Every request that starts after the purge completed shows the new rows, in the page
+    # and in both fragment levels, however it is served.
+    for _ in range(3):
+        status, body = get(url)
+        assert titles(body) == {"new"}, (status, body)
+    if visitor == "anonymous":
+        assert get(url)[0] == "HIT"
+
+
+def test_a_page_and_its_fragments_are_cached_again_after_the_race(site):
+    article = Article.objects.create(title="old")
+    get = getter("middleware", "anonymous")
+    race(get, "/articles/", save_title(article, "new"))
+    assert get("/articles/")[0] == "MISS"
+    assert get("/articles/") == ("HIT", get("/articles/")[1])
+    # A logged-in visitor's page is rendered, but its fragments come from the cache.
+    with override_settings(PAGECACHE={**HOOKED, "STATUS_HEADER": "X-Cache"}):
+        status, body = getter("middleware", "logged-in")("/articles/")
+    assert (status, titles(body)) == ("BYPASS", {"new"})
+
+
+@pytest.mark.parametrize("driver", ["middleware", "wsgi"])
+def test_cached_fragment_called_from_a_view_starts_with_the_request(site, driver):
+    Article.objects.create(title="a")
+    get = getter(driver, "anonymous")
+
+    def write() -> None:
+        Article.objects.create(title="b")  # autocommit save: MODELS purges the model tag
+
+    assert race(get, "/direct/", write) == "a"
+    assert get("/direct/")[1] == "a,b"
+
+
+def test_rendering_block_starts_fragments_before_their_data_is_read(site):
+    Article.objects.create(title="a")
+    read, proceed = threading.Event(), threading.Event()
+    results: list[str] = []
+
+    def task() -> None:  # a Celery task or management command, outside any request
+        try:
+            run_task()
+        finally:
+            connections.close_all()
+
+    def run_task() -> None:
+        with pagecache.rendering():
+            names = [a.title for a in Article.objects.order_by("pk")]
+            read.set()
+            proceed.wait(10)
+            results.append(
+                pagecache.cached_fragment(
+                    "task", lambda: ",".join(names), tags=[pagecache.model_tag(Article)]
+                )
+            )
+
+    thread = threading.Thread(target=task)
+    thread.start()
+    assert read.wait(10)
+    Article.objects.create(title="b")
+    proceed.set()
+    thread.join(10)
+    assert results == ["a"]
+    with pagecache.rendering():
+        names = [a.title for a in Article.objects.order_by("pk")]
+        html = pagecache.cached_fragment(
+            "task", lambda: ",".join(names), tags=[pagecache.model_tag(Article)]
+        )
+    assert html == "a,b"
+
+
+# -- a page embedding a stale part is stale ------------------------------------------------
+
+
+def hold_fragment_lock(redis_client, pattern: str) -> list[bytes]:
+    """Hold the render lock of every fragment matching ``pattern``, as another request
+    re-rendering them would: lookups then get the cached copy as STALE, if servable."""
+    found = sorted(redis_client.scan_iter(match=pattern))
+    assert found, f"no fragment matches {pattern}"
+    for key in found:
+        redis_client.set(keys.lock_key(key.decode()), b"another-request", px=10_000)
+    return found
+
+
+@pytest.mark.parametrize("driver", ["middleware", "wsgi"])
+def test_a_soft_purged_fragment_inside_a_page_is_never_served_as_a_hit(
+    site, redis_server, driver
+):
+    article = Article.objects.create(title="old")
+    get = getter(driver, "anonymous")
+    assert titles(get("/articles/")[1]) == {"old"}
+    assert get("/articles/")[0] == "HIT"
+    Article.objects.filter(pk=article.pk).update(title="new")  # no signal: purge by hand
+    pagecache.purge_tags(article, soft=True)
+    # Another request is re-rendering the soft-purged fragments: this one gets them STALE.
+    held = hold_fragment_lock(redis_server.client(), "pc:f1:*")
+    status, body = get("/articles/")
+    assert status in ("MISS", "STALE")
+    # Until a render with fresh fragments replaces it, the page is never a HIT.
+    for _ in range(3):
+        status, body = get("/articles/")
+        assert status != "HIT" or titles(body) == {"new"}, (status, body)
+        assert status != "HIT"
+    redis_server.client().delete(*(keys.lock_key(k.decode()) for k in held))
+    assert titles(get("/articles/")[1]) == {"new"}
+    assert get("/articles/") == ("HIT", get("/articles/")[1])
+    assert titles(get("/articles/")[1]) == {"new"}
+
+
+def page_header(redis_client, path: str) -> entry.Header:
+    raw = redis_client.get(keys.page_key("pc", "http", "testserver", path, ""))
+    header = entry.read_header(raw)
+    assert header is not None
+    return header
+
+
+def test_a_page_is_fresh_no_longer_than_the_fragment_it_embeds(site, redis_server):
+    get = getter("middleware", "anonymous")
+    assert get("/short/")[1] == "page frag"
+    header = page_header(redis_server.client(), "/short/")
+    assert 0 < header.ttl_ms <= 5000  # the fragment's ttl=5, not the page's TTL of 30
+
+
+def test_a_page_embedding_a_stale_fragment_is_born_stale(site, redis_server):
+    get = getter("middleware", "anonymous")
+    client = redis_server.client()
+    get("/short/")
+    (fragment,) = client.scan_iter(match="pc:f1:short:*")
+    client.pexpire(fragment, 1000)  # past its TTL, inside its stale window
+    client.delete(keys.page_key("pc", "http", "testserver", "/short/", ""))
+    hold_fragment_lock(client, "pc:f1:short:*")
+    assert get("/short/") == ("MISS", "page frag")  # rendered around the STALE fragment
+    assert page_header(client, "/short/").ttl_ms == 0
+    assert get("/short/")[0] != "HIT"
+
+
+def test_per_part_starts_keep_a_purge_before_the_page_from_condemning_it(site):
+    """Safe but also live: a purge of the page's own tags before its render never makes
+    the new page stale, even when it embeds a fragment cached long before."""
+    article = Article.objects.create(title="one")
+    get = getter("middleware", "anonymous")
+    get("/articles/")
+    pagecache.purge_tags("unrelated")
+    pagecache.purge_tags(article, soft=True)
+    Article.objects.filter(pk=article.pk).update(title="two")
+    get("/articles/")  # re-renders the soft-purged page and fragments
+    assert get("/articles/") == ("HIT", get("/articles/")[1])
+    assert titles(get("/articles/")[1]) == {"two"}
