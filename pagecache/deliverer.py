@@ -38,7 +38,10 @@ POLL_INTERVAL = 0.5
 #: Seconds between retries while this process holds undelivered work.
 RETRY_INTERVAL = 0.05
 
+THREAD_NAME = "pagecache-deliverer"
+
 _wake = threading.Event()
+_stopping = threading.Event()
 _thread: threading.Thread | None = None
 _pid = 0
 _start_lock = threading.Lock()
@@ -52,9 +55,23 @@ def ensure_started() -> None:
     with _start_lock:
         if _pid == os.getpid() and _thread is not None:
             return
-        _thread = threading.Thread(target=_run, name="pagecache-deliverer", daemon=True)
+        _thread = threading.Thread(target=_run, name=THREAD_NAME, daemon=True)
         _pid = os.getpid()
         _thread.start()
+
+
+def stop(timeout: float = 5.0) -> None:
+    """Stop this process's deliverer (tests, and a process about to drop its database);
+    the next use of the cache starts a new one."""
+    global _thread
+    with _start_lock:
+        thread, _thread = _thread, None
+        if thread is None or _pid != os.getpid():
+            return
+        _stopping.set()
+        _wake.set()
+    thread.join(timeout)
+    _stopping.clear()
 
 
 def wake() -> None:
@@ -69,6 +86,8 @@ def _run() -> None:
         busy = purge.has_pending()
         _wake.wait(RETRY_INTERVAL if busy else POLL_INTERVAL * random.uniform(0.9, 1.1))
         _wake.clear()
+        if _stopping.is_set():
+            return
         try:
             if purge.has_pending():
                 purge.flush_pending()
@@ -127,7 +146,7 @@ def deliver_recorded() -> int:
     finally:
         # The thread keeps no connection open between looks (one a second per process
         # would pile up; a test database could not be dropped).
-        if threading.current_thread() is _thread:
+        if threading.current_thread().name == THREAD_NAME:
             connections.close_all()
     if delivered:
         logger.info("pagecache: delivered %d recorded purge(s)", delivered)

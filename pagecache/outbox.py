@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import DatabaseError, connections, router, transaction
+from django.db import connections, router, transaction
 
 from .health import log_failure
 
@@ -60,7 +60,12 @@ def _model() -> type[PurgeRecord]:
 def aliases() -> list[str]:
     """The databases that may hold purge records (where the model may be migrated)."""
     model = _model()
-    return [alias for alias in connections if router.allow_migrate_model(alias, model)]
+    return [
+        alias
+        for alias in connections
+        if connections.settings[alias]["ENGINE"] != "django.db.backends.dummy"
+        and router.allow_migrate_model(alias, model)
+    ]
 
 
 def record(alias: str, tags: Sequence[str], soft: bool) -> Record | None:
@@ -73,7 +78,7 @@ def record(alias: str, tags: Sequence[str], soft: bool) -> Record | None:
     try:
         with transaction.atomic(using=alias):
             row = model.objects.using(alias).create(tags=" ".join(tags), soft=soft)
-    except DatabaseError as exc:
+    except Exception as exc:  # a database error, or no usable database: never the caller's
         log_failure(
             f"record:{alias}",
             "pagecache: could not record the purge of %s in database %r (run migrate?): %s",
@@ -95,7 +100,7 @@ def claim(records: Sequence[Record]) -> bool | None:
     try:
         for item in records:
             removed += model.objects.using(item.alias).filter(pk=item.id).delete()[0]
-    except DatabaseError as exc:
+    except Exception as exc:  # as in record(): never the caller's problem
         log_failure("claim", "pagecache: could not delete delivered purge records: %s", exc)
         return None
     return removed > 0

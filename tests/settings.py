@@ -86,20 +86,44 @@ def _local_postgres_is_up() -> bool:
         return False
 
 
-if os.environ.get("DATABASE_URL"):
+def _mariadb() -> dict[str, object]:
+    # PyMySQL (pure Python) stands in for mysqlclient, which needs C headers to build.
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    return {
+        "ENGINE": "django.db.backends.mysql",
+        "NAME": "test",
+        "USER": "root",
+        "HOST": "127.0.0.1",
+        "PORT": "3306",
+        "OPTIONS": {"charset": "utf8mb4"},
+    }
+
+
+LOCAL_POSTGRES = {
+    "ENGINE": "django.db.backends.postgresql",
+    "NAME": "test",
+    "USER": "postgres",
+    "HOST": "127.0.0.1",
+    "PORT": "5432",
+}
+SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+
+# PAGECACHE_TEST_DATABASE picks one engine (tests that run the library on each of them).
+_chosen = os.environ.get("PAGECACHE_TEST_DATABASE")
+if _chosen == "mariadb":
+    DATABASES = {"default": _mariadb()}
+elif _chosen == "sqlite":
+    DATABASES = {"default": SQLITE}
+elif _chosen == "postgres":
+    DATABASES = {"default": LOCAL_POSTGRES}
+elif os.environ.get("DATABASE_URL"):
     DATABASES = {"default": _postgres_from_url(os.environ["DATABASE_URL"])}
 elif _local_postgres_is_up():
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": "test",
-            "USER": "postgres",
-            "HOST": "127.0.0.1",
-            "PORT": "5432",
-        }
-    }
+    DATABASES = {"default": LOCAL_POSTGRES}
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    DATABASES = {"default": SQLITE}
 
 # Two suites running at once (e.g. a local run beside fresh-clone-ci) need two test databases.
 if os.environ.get("PAGECACHE_TEST_DB_NAME"):

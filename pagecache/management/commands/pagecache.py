@@ -1,4 +1,4 @@
-"""``manage.py pagecache purge|clear|inspect``: operate the cache from the command line.
+"""``manage.py pagecache purge|clear|inspect|deliver``: operate the cache from the command line.
 
 Parsing and printing only; the work is done by ``purge_tags`` and the store.
 """
@@ -40,7 +40,9 @@ class Command(BaseCommand):
     help = "Purge tags, clear pagecache's keys, or inspect a cached URL."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="action", required=True, metavar="{purge,clear,inspect}")
+        sub = parser.add_subparsers(
+            dest="action", required=True, metavar="{purge,clear,inspect,deliver}"
+        )
         purge = sub.add_parser(
             "purge",
             help="Purge every page and fragment carrying any of the tags.",
@@ -57,6 +59,13 @@ class Command(BaseCommand):
             description="Remove every key under PAGECACHE['KEY_PREFIX'] from the pagecache "
             "cache. Other keys in the same Redis are never touched. On a cache backend that "
             "cannot list keys, every entry is made stale instead.",
+        )
+        sub.add_parser(
+            "deliver",
+            help="Deliver the purges recorded in the database (that could not reach the cache).",
+            description="Send every purge recorded in the database to the cache now, and "
+            "delete the records. Each process's background deliverer does this within a "
+            "second once the cache answers; this is the same, by hand.",
         )
         inspect = sub.add_parser(
             "inspect",
@@ -78,6 +87,13 @@ class Command(BaseCommand):
             getattr(self, f"handle_{options['action']}")(**options)
         except StoreUnavailable as exc:
             raise CommandError(f"The pagecache cache is unreachable: {exc}") from exc
+
+    def handle_deliver(self, **options: Any) -> None:
+        from pagecache.deliverer import deliver_recorded
+
+        count = deliver_recorded()
+        message = f"Delivered {count} recorded purge(s)." if count else "No recorded purges."
+        self.stdout.write(message)
 
     def handle_purge(self, *, tags: list[str], soft: bool, **options: Any) -> None:
         names = [normalize_cli_tag(tag) for tag in tags]

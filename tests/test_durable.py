@@ -1,0 +1,272 @@
+"""SPEC §6.5 and the lock after a fault: purges survive the process that made them, and a
+failed store never leaves its render lock behind.
+
+"A process dies" is played by forgetting the in-memory pending purges (all that dies with
+a process); the durable record in the database is then the only trace, and the background
+deliverer of this process — another process, as far as the record is concerned — has to
+deliver it. ``tests/outbox_check.py`` runs the record itself on SQLite, PostgreSQL and
+MariaDB in processes of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+import pagecache
+from pagecache import deliverer, health, keys, purge
+from pagecache.models import PurgeRecord
+from pagecache.signals import tags_purged
+from tests.conftest import redis_caches
+from tests.freshness_site import GATE, MIDDLEWARE
+from tests.test_concurrency import waiters  # noqa: F401  (a fixture)
+from tests.test_freshness import titles
+from tests.testapp.models import Article
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKED = {"MODELS": ["testapp.article"]}
+
+
+@pytest.fixture
+def site() -> Iterator[None]:
+    with override_settings(
+        ROOT_URLCONF="tests.freshness_site", MIDDLEWARE=MIDDLEWARE, PAGECACHE=HOOKED
+    ):
+        yield
+    GATE.disarm()
+
+
+class Announced:
+    """Every ``tags_purged``, and an event for a tag's first announcement."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[tuple[str, ...], bool]] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, sender: object, tags: tuple[str, ...], soft: bool, **kw: object) -> None:
+        with self.changed:
+            self.calls.append((tags, soft))
+            self.changed.notify_all()
+
+    def wait_for(self, tag: str, timeout: float) -> bool:
+        with self.changed:
+            return self.changed.wait_for(
+                lambda: any(tag in tags for tags, _ in self.calls), timeout
+            )
+
+
+@pytest.fixture
+def announced() -> Iterator[Announced]:
+    receiver = Announced()
+    tags_purged.connect(receiver)
+    yield receiver
+    tags_purged.disconnect(receiver)
+
+
+def test_tags_purged_is_sent_once_per_purge_inside_a_transaction(site, announced):
+    article = Article.objects.create(title="x")
+    announced.calls.clear()
+    with transaction.atomic():
+        article.title = "y"
+        article.save()
+        assert announced.calls == []  # nothing is announced before the data is committed
+    tag = f"testapp.article:{article.pk}"
+    assert [tags for tags, _ in announced.calls] == [("testapp.article", tag)]
+    assert PurgeRecord.objects.count() == 0  # delivered after commit: its record is gone
+
+
+def test_a_rolled_back_transaction_leaves_no_record_and_no_announcement(site, announced):
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        pagecache.purge_tags("never")
+        assert PurgeRecord.objects.count() == 1  # written in the transaction
+        1 / 0  # noqa: B018
+    assert PurgeRecord.objects.count() == 0
+    assert announced.calls == []
+
+
+def test_a_process_dying_between_commit_and_purge_loses_nothing(site, announced):
+    """The writer commits and dies before its on-commit purge; meanwhile a reader cached
+    the old rows after the first purge. The record, committed with the data, is delivered
+    by another process's deliverer and the reader's page is purged."""
+    article = Article.objects.create(title="old")
+    client = Client()
+    assert titles(client.get("/articles/").content.decode()) == {"old"}
+    announced.calls.clear()
+    with transaction.atomic():
+        article.title = "new"
+        article.save()  # purges now (page gone) and records the purge in this transaction
+        reader = threading.Thread(target=lambda: client.get("/articles/"))
+        reader.start()  # renders from the committed (old) rows and stores: fresh until...
+        reader.join(10)
+        connection.run_on_commit.clear()  # ...the writer dies right after COMMIT
+    purge.forget_pending()
+    assert titles(client.get("/articles/").content.decode()) == {"old"}  # cached, stale
+    assert PurgeRecord.objects.count() == 1
+    assert announced.wait_for(f"testapp.article:{article.pk}", timeout=5)
+    assert titles(client.get("/articles/").content.decode()) == {"new"}
+    assert PurgeRecord.objects.count() == 0
+    assert len(announced.calls) == 1
+
+
+@pytest.fixture
+def paused_redis(private_cache):
+    server = private_cache()
+    with override_settings(
+        CACHES=redis_caches(server.url, timeout=0.3),
+        ROOT_URLCONF="tests.freshness_site",
+        MIDDLEWARE=MIDDLEWARE,
+        PAGECACHE=HOOKED,
+    ):
+        yield server
+
+
+def test_a_purge_that_cannot_reach_redis_is_delivered_within_a_second_of_its_return(
+    paused_redis, announced, caplog
+):
+    """Redis keeps its data but does not answer (a pause, a partition); the purging process
+    dies. Once Redis answers, no process serves the purged page for more than a second."""
+    article = Article.objects.create(title="old")
+    client = Client()
+    client.get("/articles/")
+    assert client.get("/articles/")["X-Cache"] == "HIT"
+    announced.calls.clear()
+    Article.objects.filter(pk=article.pk).update(title="new")
+    paused_redis.pause(2.0)
+    pagecache.purge_tags(article)  # retried, then logged, kept and recorded
+    assert "not delivered" in caplog.text
+    assert [r.tags for r in PurgeRecord.objects.all()] == [f"testapp.article:{article.pk}"]
+    purge.forget_pending()  # the process that purged dies
+    paused_redis.client().ping()  # blocks until Redis answers again
+    back = time.monotonic()
+    assert announced.wait_for(f"testapp.article:{article.pk}", timeout=5)
+    assert time.monotonic() - back <= 1.0
+    health.reset()  # a process whose breaker never opened
+    assert titles(client.get("/articles/").content.decode()) == {"new"}
+
+
+def test_a_hit_makes_no_database_query(site):
+    Article.objects.create(title="x")
+    client = Client()
+    client.get("/articles/")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/articles/")
+    assert response["X-Cache"] == "HIT"
+    assert queries.captured_queries == []
+
+
+def test_the_deliver_command_delivers_recorded_purges(site, announced):
+    client = Client()
+    tag = f"testapp.article:{Article.objects.create(title='x').pk}"
+    client.get("/articles/")
+    announced.calls.clear()
+    deliverer.stop()  # the command, not the background thread, delivers here
+    try:
+        PurgeRecord.objects.create(tags=f"{tag} other", soft=False)
+        out = _call("deliver")
+        assert out == "Delivered 1 recorded purge(s).\n"
+        assert [tags for tags, _ in announced.calls] == [(tag, "other")]
+        assert _call("deliver") == "No recorded purges.\n"
+    finally:
+        deliverer.ensure_started()
+    assert client.get("/articles/")["X-Cache"] == "MISS"
+
+
+def _call(*args: str) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("pagecache", *args, stdout=out)
+    return out.getvalue()
+
+
+# -- the lock after a fault ----------------------------------------------------------------
+
+
+def test_a_failed_store_releases_its_lock_once_redis_answers(paused_redis, waiters):  # noqa: F811
+    """The request holding the page's lock cannot store (Redis paused past the socket
+    timeout). Once Redis answers again, the lock is gone within the socket timeout, so the
+    next request renders without waiting for it."""
+    GATE.arm()
+    holder = threading.Thread(target=lambda: Client().get("/slow/"))
+    holder.start()
+    assert GATE.read.wait(10)  # rendering, holding the lock
+    lock = keys.lock_key(keys.page_key("pc", "http", "testserver", "/slow/", ""))
+    redis = paused_redis.client()
+    assert redis.exists(lock)
+    paused_redis.pause(1.0)
+    GATE.proceed.set()
+    holder.join(10)  # its store timed out
+    redis.ping()  # Redis answers again
+    deadline = time.monotonic() + 0.3  # the socket timeout
+    while redis.exists(lock) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not redis.exists(lock)
+    health.reset()
+    assert Client().get("/slow/")["X-Cache"] == "MISS"
+    assert not waiters.threads  # nobody waited for a render
+
+
+# -- the record on each database engine ----------------------------------------------------
+
+
+def _mariadb_is_up() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 3306), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["sqlite", "postgres", "mariadb"])
+def test_durable_records_on_each_database_engine(engine, redis_server):
+    if engine == "mariadb" and not _mariadb_is_up():
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail("CI=true: MariaDB is not reachable on 127.0.0.1:3306")
+        pytest.skip("needs MariaDB on 127.0.0.1:3306")
+    if engine == "postgres" and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    env = {**os.environ, "PAGECACHE_TEST_DATABASE": engine, "REDIS_URL": redis_server.url}
+    if engine == "sqlite":
+        env.pop("PAGECACHE_TEST_DB_NAME", None)  # in memory: nothing to name
+    else:  # beside, not over, this suite's own test database
+        env["PAGECACHE_TEST_DB_NAME"] = f"test_outbox_{os.getpid()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.outbox_check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "vendor": {"sqlite": "sqlite", "postgres": "postgresql", "mariadb": "mysql"}[engine],
+        "in_transaction": 1,
+        "after_rollback": 0,
+        "survived_crash": [["crashed"]],
+        "stale_before_delivery": "fresh",  # what the record exists to fix
+        "delivered": 1,
+        "after_delivery": ["purged", "purged"],
+        "left": 0,
+        "committed_left": 0,
+        "announced": [["committed"]],
+        "recorded_when_unreachable": [["unreachable"]],
+        "purged_state": "purged",
+    }
