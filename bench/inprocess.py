@@ -3,6 +3,7 @@ fragment hits and purges."""
 
 from __future__ import annotations
 
+import datetime as dt
 import statistics
 import time
 from typing import Any
@@ -128,4 +129,79 @@ def purges(host: str, port: int, sizes: tuple[int, ...], runs: int) -> list[dict
         for first in range(0, size, 5000):
             client.unlink(*keys[first : first + 5000])
     client.close()
+    return results
+
+
+def purges_in_transactions(runs: int) -> list[dict[str, Any]]:
+    """What ``purge_tags`` adds to a write transaction, on each database the bench has.
+
+    Inside ``transaction.atomic()`` a purge is sent at once and again at commit, and writes
+    its durable record in the transaction (under a savepoint), deleted after the commit's
+    purge. Measured, interleaved, as medians of ``runs``: the write alone; the write with
+    ``purge_tags``; the same with the record switched off (what the record costs); and
+    ``purge_tags`` outside any transaction.
+    """
+    from django.conf import settings
+    from django.db import transaction
+    from django.db.models import F
+
+    from bench.site.models import Row
+    from pagecache import outbox, purge_tags
+
+    results = []
+    for alias in [a for a in ("default", "postgres") if a in settings.DATABASES]:
+        row = Row.objects.using(alias).first()
+        if row is None:
+            row = Row.objects.using(alias).create(
+                position=0, title="t", author="a", published=dt.datetime.now(dt.UTC), body="",
+                score=0,
+            )
+        rows = Row.objects.using(alias).filter(pk=row.pk)
+        tag = f"bench.tx.{alias}"
+
+        def write(purge: bool, rows: Any = rows, alias: str = alias, tag: str = tag) -> None:
+            with transaction.atomic(using=alias):
+                rows.update(score=F("score") + 1)
+                if purge:
+                    purge_tags(tag)
+
+        real_record = outbox.record
+
+        def no_record(*args: Any, **kwargs: Any) -> None:
+            return None
+
+        timings: dict[str, list[float]] = {
+            "write": [],
+            "write_purge": [],
+            "no_record": [],
+            "purge": [],
+        }
+        for _ in range(runs):
+            for name in timings:
+                started = time.perf_counter()
+                if name == "write":
+                    write(False)
+                elif name == "write_purge":
+                    write(True)
+                elif name == "no_record":
+                    outbox.record = no_record  # type: ignore[assignment]
+                    try:
+                        write(True)
+                    finally:
+                        outbox.record = real_record
+                else:
+                    purge_tags(tag)
+                timings[name].append((time.perf_counter() - started) * 1000)
+        medians = {name: statistics.median(values) for name, values in timings.items()}
+        results.append(
+            {
+                "database": str(settings.DATABASES[alias]["ENGINE"]).rsplit(".", 1)[-1],
+                "runs": runs,
+                "write_ms": medians["write"],
+                "write_purge_ms": medians["write_purge"],
+                "write_purge_no_record_ms": medians["no_record"],
+                "purge_ms": medians["purge"],
+                "record_ms": medians["write_purge"] - medians["no_record"],
+            }
+        )
     return results

@@ -280,6 +280,25 @@ def markdown(results: dict[str, Any]) -> str:
             f"{_inner(row['commands'])} |"
         )
 
+    if results.get("purge_tx"):
+        out += [
+            "",
+            "**In a write transaction.** Inside `transaction.atomic()` a purge is sent at once "
+            "and again at commit, and writes its durable record in the transaction (under a "
+            "savepoint), deleted after the commit's purge (SPEC §6.5). One `UPDATE` in "
+            f"`atomic()`, with and without `purge_tags`; medians of "
+            f"{results['purge_tx'][0]['runs']} interleaved runs:",
+            "",
+            "| database | write alone ms | write + purge_tags ms | of which the record ms "
+            "| purge_tags outside a transaction ms |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in results["purge_tx"]:
+            out.append(
+                f"| {row['database']} | {row['write_ms']:.3f} | {row['write_purge_ms']:.3f} | "
+                f"{row['record_ms']:.3f} | {row['purge_ms']:.3f} |"
+            )
+
     st = results["stampede"]
     out += [
         "",

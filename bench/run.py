@@ -83,6 +83,9 @@ def setup_django(redis_url: str) -> bytes:
     db = DATA_DIR / "bench.sqlite3"
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    postgres_db = _postgres_bench_db()
+    if postgres_db:
+        os.environ["BENCH_POSTGRES_DB"] = postgres_db
     os.environ.update(
         {
             "BENCH_CONFIG": "setup",
@@ -94,6 +97,7 @@ def setup_django(redis_url: str) -> bytes:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.core.management import call_command
     from django.template.loader import render_to_string
 
@@ -101,10 +105,31 @@ def setup_django(redis_url: str) -> bytes:
     from bench.site.models import Row
 
     call_command("migrate", run_syncdb=True, verbosity=0)
+    if "postgres" in settings.DATABASES:
+        call_command("migrate", database="postgres", run_syncdb=True, verbosity=0)
     Row.objects.bulk_create(Row(**values) for values in row_values())  # type: ignore[arg-type]
     body = render_to_string("bench/page.html", {"rows": Row.objects.all()}).encode()
     (DATA_DIR / PAGE_FILE).write_bytes(body)
     return body
+
+
+def _postgres_bench_db() -> str | None:
+    """A fresh PostgreSQL database for the transaction measurements, if a server is up."""
+    try:
+        import psycopg
+
+        with psycopg.connect(
+            "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+            autocommit=True,
+            connect_timeout=2,
+        ) as conn:
+            name = "pagecache_bench"
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+            return name
+    except Exception as exc:
+        say(f"PostgreSQL not used for the purge-in-transaction measurement: {exc}")
+        return None
 
 
 def child_env(redis_url: str) -> dict[str, str]:
@@ -117,7 +142,13 @@ def child_env(redis_url: str) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
         }
     )
-    for name in ("BENCH_CONFIG", "BENCH_REDIS_DB", "BENCH_COUNT_RENDERS", "BENCH_RENDER_SLEEP"):
+    for name in (
+        "BENCH_CONFIG",
+        "BENCH_REDIS_DB",
+        "BENCH_COUNT_RENDERS",
+        "BENCH_RENDER_SLEEP",
+        "BENCH_POSTGRES_DB",
+    ):
         env.pop(name, None)
     return env
 
@@ -517,6 +548,13 @@ def main(argv: list[str] | None = None) -> int:
             say(
                 f"  {row['entries']:>7} entries: {row['ms_median']:.3f} ms, "
                 f"{row['commands']['top_level_per_op']:.0f} command(s)"
+            )
+        say("purge in a write transaction (the durable record)")
+        results["purge_tx"] = inprocess.purges_in_transactions(purge_runs * 10)
+        for row in results["purge_tx"]:
+            say(
+                f"  {row['database']}: write {row['write_ms']:.3f} ms, + purge_tags "
+                f"{row['write_purge_ms']:.3f} ms (record {row['record_ms']:.3f} ms)"
             )
 
         configs = list(CONFIGS)

@@ -91,12 +91,17 @@ def _run() -> None:
         try:
             if purge.has_pending():
                 purge.flush_pending()
+                purge.delete_delivered_records()
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_INTERVAL
                 if _take_turn():
                     deliver_recorded()
         except Exception as exc:  # the thread must survive anything
             log_failure("deliverer", "pagecache: background delivery failed: %r", exc)
+        finally:
+            # The thread keeps no database connection between rounds (one per process would
+            # pile up, and a test database could not be dropped).
+            connections.close_all()
 
 
 def _take_turn() -> bool:
@@ -116,38 +121,30 @@ def deliver_recorded() -> int:
     sends ``tags_purged``. Raises ``StoreUnavailable`` if the cache cannot be reached.
     """
     delivered = 0
-    try:
-        for alias in outbox.aliases():
-            try:
-                while True:
-                    batch = outbox.recorded(alias)
-                    if not batch:
-                        break
-                    store = get_store()
-                    for soft in (False, True):
-                        tags = tuple(
-                            dict.fromkeys(t for r in batch if r.soft is soft for t in r.tags)
-                        )
-                        if tags:
-                            store.purge(tags, soft)
-                    for item in batch:
-                        if outbox.claim([item.record]):
-                            purge.announce(item.tags, item.soft)
-                    delivered += len(batch)
-                    if len(batch) < outbox.BATCH:
-                        break
-            except DatabaseError as exc:
-                log_failure(
-                    f"poll:{alias}",
-                    "pagecache: cannot read recorded purges from database %r (run migrate?): %s",
-                    alias,
-                    exc,
-                )
-    finally:
-        # The thread keeps no connection open between looks (one a second per process
-        # would pile up; a test database could not be dropped).
-        if threading.current_thread().name == THREAD_NAME:
-            connections.close_all()
+    for alias in outbox.aliases():
+        try:
+            while True:
+                batch = outbox.recorded(alias)
+                if not batch:
+                    break
+                store = get_store()
+                for soft in (False, True):
+                    tags = tuple(dict.fromkeys(t for r in batch if r.soft is soft for t in r.tags))
+                    if tags:
+                        store.purge(tags, soft)
+                for item in batch:
+                    if outbox.claim([item.record]):
+                        purge.announce(item.tags, item.soft)
+                delivered += len(batch)
+                if len(batch) < outbox.BATCH:
+                    break
+        except DatabaseError as exc:
+            log_failure(
+                f"poll:{alias}",
+                "pagecache: cannot read recorded purges from database %r (run migrate?): %s",
+                alias,
+                exc,
+            )
     if delivered:
         logger.info("pagecache: delivered %d recorded purge(s)", delivered)
     return delivered

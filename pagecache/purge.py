@@ -8,7 +8,7 @@ each promise). This module adds what the store cannot know about:
   the outermost block commits, so a render that read the old rows between the two is
   purged as well; a record of it is written in the same transaction
   (:mod:`pagecache.outbox`), so a process that dies between the commit and the second
-  purge cannot lose it;
+  purge cannot lose it (the record is deleted in the background once delivered);
 * outages — a purge that cannot be delivered after a few quick retries is logged, kept in
   memory (this process re-sends it before it serves anything from the cache again) and
   recorded in the database (any process re-delivers it, see :mod:`pagecache.deliverer`);
@@ -47,6 +47,9 @@ class Purge:
     soft: bool
     #: Durable copies to delete once delivered (see :mod:`pagecache.outbox`).
     records: list[outbox.Record] = field(default_factory=list)
+    #: Whether other processes may deliver the records now (else they are still in their
+    #: grace period, left to this process).
+    shared: bool = True
     #: Whether delivering it sends ``tags_purged`` (not for the first of two in a transaction).
     announce: bool = True
 
@@ -58,6 +61,9 @@ _flush_lock = threading.Lock()
 _pending: list[Purge] = []
 #: Render locks whose release failed: (entry key, token). Released when the cache answers.
 _releases: list[tuple[str, str]] = []
+#: Records of purges this process delivered within their grace period: deleted in the
+#: background, so a commit costs no second database round trip.
+_delivered_records: list[outbox.Record] = []
 
 
 def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) -> None:
@@ -77,8 +83,8 @@ def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) ->
     # Renders that run between now and the commit read the old rows, and their entries
     # start before the purge at commit; renders that began earlier are caught by this one.
     for connection in in_atomic:
-        record = outbox.record(connection.alias, names, soft)
-        purge = Purge(names, soft, [record] if record else [])
+        record = outbox.record(connection.alias, names, soft, grace=True)
+        purge = Purge(names, soft, [record] if record else [], shared=False)
         connection.on_commit(partial(_deliver, purge, False), robust=True)
     _deliver(Purge(names, soft, announce=False), raise_errors)
 
@@ -92,6 +98,10 @@ def _deliver(purge: Purge, raise_errors: bool) -> None:
         record = outbox.record(_default_alias(), purge.tags, purge.soft)
         if record is not None:
             purge.records.append(record)
+    elif purge.records and not purge.shared:
+        # This process may die before it gets through: let any process deliver them.
+        outbox.make_due(purge.records)
+        purge.shared = True
     log_failure(
         "purge",
         "pagecache: purge of %s not delivered; kept, recorded, and re-sent when the cache "
@@ -99,9 +109,7 @@ def _deliver(purge: Purge, raise_errors: bool) -> None:
         ", ".join(purge.tags),
         level=logging.ERROR,
     )
-    from . import deliverer
-
-    deliverer.wake()
+    _wake_deliverer()
     if raise_errors:
         raise PurgeError(f"purge of {', '.join(purge.tags)} could not be delivered", purge.tags)
 
@@ -125,8 +133,8 @@ def _send_pending() -> bool:
 
 
 def has_pending() -> bool:
-    """Whether purges or lock releases are waiting for the cache."""
-    return bool(_pending or _releases)
+    """Whether purges, lock releases or record deletions are waiting."""
+    return bool(_pending or _releases or _delivered_records)
 
 
 def flush_pending() -> bool:
@@ -161,11 +169,28 @@ def _send(batch: list[Purge]) -> bool:
         # Purges pended while we sent stay: they came later and must be sent again.
         _pending[:] = [p for p in _pending if all(p is not sent for sent in batch)]
     for purge in batch:
-        # The delete that removes a durable record decides who announces it.
-        claimed = outbox.claim(purge.records) if purge.records else True
-        if purge.announce and claimed:
+        if purge.records and purge.shared:
+            # Others may be delivering it too: the delete that removes it decides who
+            # announces it.
+            if outbox.claim(purge.records) and purge.announce:
+                announce(purge.tags, purge.soft)
+            continue
+        if purge.records:
+            with _lock:
+                _delivered_records.extend(purge.records)
+            _wake_deliverer()
+        if purge.announce:
             announce(purge.tags, purge.soft)
     return True
+
+
+def delete_delivered_records() -> None:
+    """Delete the records this process delivered in their grace period (the deliverer)."""
+    with _lock:
+        batch = list(_delivered_records)
+    if batch and outbox.claim(batch) is not None:
+        with _lock:
+            del _delivered_records[: len(batch)]
 
 
 def _release(releases: list[tuple[str, str]]) -> None:
@@ -185,7 +210,11 @@ def release_later(key: str, token: str) -> None:
     the cache answers again, so nobody waits for it the full ``LOCK_TIMEOUT``."""
     with _lock:
         _releases.append((key, token))
-    from . import deliverer
+    _wake_deliverer()
+
+
+def _wake_deliverer() -> None:
+    from . import deliverer  # it imports this module
 
     deliverer.wake()
 
@@ -217,3 +246,4 @@ def forget_pending() -> None:
     with _lock:
         _pending.clear()
         _releases.clear()
+        _delivered_records.clear()

@@ -21,6 +21,7 @@ def main() -> int:
     django.setup()
     from django.conf import settings
     from django.db import connection, transaction
+    from django.db.models.functions import Now
     from django.test.utils import override_settings, setup_databases, teardown_databases
 
     from pagecache import deliverer, outbox, purge
@@ -42,6 +43,8 @@ def main() -> int:
     results: dict[str, object] = {"vendor": connection.vendor}
     announced: list[tuple[str, ...]] = []
     tags_purged.connect(lambda sender, tags, soft, **kw: announced.append(tags), weak=False)
+    deliverer.stop()  # this script is the only deliverer here
+    deliverer.ensure_started = lambda: None  # type: ignore[assignment]
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         with override_settings(CACHES=caches, PAGECACHE={"KEY_PREFIX": prefix}):
@@ -70,6 +73,8 @@ def main() -> int:
                 cached_after_first_purge = cached_entry("crashed")  # a render before commit
                 connection.run_on_commit.clear()  # the process dies right after COMMIT
             purge.forget_pending()
+            results["left_to_its_writer"] = [r.tags for r in outbox.recorded("default")]
+            PurgeRecord.objects.update(due=Now())  # GRACE seconds later
             results["survived_crash"] = [r.tags for r in outbox.recorded("default")]
             results["stale_before_delivery"] = store.lookup(cached_after_first_purge).state.value
             results["delivered"] = deliverer.deliver_recorded()
@@ -83,7 +88,9 @@ def main() -> int:
             announced.clear()
             with transaction.atomic():
                 purge.purge_tags("committed")
-            results["committed_left"] = PurgeRecord.objects.count()
+            results["committed_left"] = PurgeRecord.objects.count()  # deleted in background
+            purge.delete_delivered_records()
+            results["committed_cleaned"] = PurgeRecord.objects.count()
             results["announced"] = [list(t) for t in announced]
 
         # 4. The cache unreachable: the purge is recorded outside any transaction.

@@ -79,6 +79,16 @@ DATABASES = {
         "CONN_MAX_AGE": 600,
     }
 }
+# The bench process itself (never the servers) also measures purges in PostgreSQL
+# transactions, when bench.run finds a server on 127.0.0.1:5432.
+if os.environ.get("BENCH_POSTGRES_DB"):
+    DATABASES["postgres"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ["BENCH_POSTGRES_DB"],
+        "USER": "postgres",
+        "HOST": "127.0.0.1",
+        "PORT": "5432",
+    }
 
 
 def _redis_db(config: str) -> int:

@@ -1,3 +1,4 @@
+import django.utils.timezone
 from django.db import migrations, models
 
 
@@ -14,6 +15,7 @@ class Migration(migrations.Migration):
                 ("tags", models.TextField()),
                 ("soft", models.BooleanField(default=False)),
                 ("created", models.DateTimeField(auto_now_add=True)),
+                ("due", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
                 "db_table": "pagecache_purgerecord",
