@@ -36,7 +36,8 @@ class PurgeCacheMixin(_Base):
         if actions is not None and "purge_cached_pages" not in actions:
             cls.actions = [*actions, "purge_cached_pages"]
 
-    @admin.action(description="Purge cached pages")
+    # Purging is a change to what visitors see: only for those who may change the objects.
+    @admin.action(description="Purge cached pages", permissions=["change"])
     def purge_cached_pages(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         tags = [tag for obj in queryset for tag in tags_for(obj)]
         purge_tags(*tags)

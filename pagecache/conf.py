@@ -28,7 +28,9 @@ DEFAULT_STATUS_CODES = (200, 203, 300, 301, 308, 404, 410)
 
 
 def _default_bypass_cookies() -> tuple[str, ...]:
-    return (str(getattr(django_settings, "SESSION_COOKIE_NAME", "sessionid")),)
+    # The messages framework's cookie: a visitor with a pending flash message must get the
+    # page rendered for them, or the message is lost on a cached page.
+    return (str(getattr(django_settings, "SESSION_COOKIE_NAME", "sessionid")), "messages")
 
 
 def _is_int(value: object, minimum: int) -> bool:

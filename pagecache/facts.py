@@ -85,6 +85,14 @@ def header(environ: Environ, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def has_body(environ: Environ) -> bool:
+    """Whether the request carries a body (a length above zero, or chunked)."""
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        return True
+    length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    return length not in ("", "0")
+
+
 @dataclass(frozen=True, slots=True)
 class PageRequest:
     """A request that may use the page cache, and the key of its page before ``Vary``."""
@@ -106,6 +114,7 @@ def page_request(environ: Environ, path: str) -> PageRequest | str:
     cookie_header = environ.get("HTTP_COOKIE")
     eligible = policy.request_eligibility(
         method,
+        has_body=has_body(environ),
         has_authorization="HTTP_AUTHORIZATION" in environ,
         cookie_names=parse_cookie(cookie_header) if cookie_header else {},
         anonymous_only=settings.ANONYMOUS_ONLY,

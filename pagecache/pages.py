@@ -224,7 +224,10 @@ def _store(
     decision = policy.response_storability(
         status=response.status_code,
         streaming=streaming,
-        sets_cookie=bool(response.cookies) or bool(getattr(session, "modified", False)),
+        # A cookie in any form: response.cookies, or a Set-Cookie header written directly.
+        sets_cookie=bool(response.cookies)
+        or "Set-Cookie" in response.headers
+        or bool(getattr(session, "modified", False)),
         cache_control=response.get("Cache-Control"),
         vary=response.get("Vary"),
         csrf_token_used=bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE")),

@@ -39,6 +39,7 @@ def request_eligibility(
     cookie_names: Container[str],
     anonymous_only: bool,
     bypass_cookies: Iterable[str],
+    has_body: bool = False,
 ) -> Decision:
     """May this request be served from, or stored to, the page cache? (SPEC §4)
 
@@ -48,6 +49,10 @@ def request_eligibility(
     """
     if method not in ("GET", "HEAD"):
         return Decision(False, "method is not GET or HEAD")
+    # A body is not part of the key, yet a view may read it: the page would be shaped by
+    # unkeyed input and served to others.
+    if has_body:
+        return Decision(False, "request has a body")
     # Authorization marks a personal response even when no cookie does (RFC 9111 §3.5).
     if has_authorization:
         return Decision(False, "request has an Authorization header")

@@ -312,7 +312,7 @@ class RedisStore:
         removed = 0
         with _converted_errors():
             batch: list[bytes] = []
-            for key in self.client.scan_iter(match=f"{self.prefix}:*", count=1000):
+            for key in self.client.scan_iter(match=f"{glob_escape(self.prefix)}:*", count=1000):
                 batch.append(key)
                 if len(batch) >= 500:
                     removed += int(self.client.unlink(*batch))
@@ -331,6 +331,15 @@ def _converted_errors() -> Iterator[None]:
         yield
     except (RedisError, OSError) as exc:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as a literal in a Redis glob pattern (``SCAN MATCH``).
+
+    >>> glob_escape("p?[x]*")
+    'p\\?\\[x\\]\\*'
+    """
+    return "".join("\\" + c if c in "*?[]\\^-" else c for c in text)
 
 
 def _plain_pool(pool: Any) -> bool:

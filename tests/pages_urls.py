@@ -73,6 +73,19 @@ def streaming(request):
     return StreamingHttpResponse(iter([b"a", b"b"]))
 
 
+def raw_set_cookie(request):
+    """Writes the header itself, bypassing response.cookies."""
+    counted("raw_cookie")
+    response = HttpResponse("raw cookie")
+    response["Set-Cookie"] = "tracking=abc; Path=/"
+    return response
+
+
+def echo_body(request):
+    counted("body")
+    return HttpResponse(b"body=" + request.body)
+
+
 def sets_cookie(request):
     counted("cookie")
     response = HttpResponse("cookie")
@@ -155,6 +168,8 @@ urlpatterns = [
     path("status/<int:code>/", status),
     path("streaming/", streaming),
     path("cookie/", sets_cookie),
+    path("raw-cookie/", raw_set_cookie),
+    path("body/", echo_body),
     path("private/", private),
     path("no-store/", no_store),
     path("never/", never),

@@ -37,6 +37,25 @@ def test_purge_action_purges_selected_objects(staff, purged):  # noqa: F811
     }
 
 
+def test_purge_action_needs_the_change_permission(client, purged):  # noqa: F811
+    from django.contrib.auth.models import Permission
+
+    viewer = User.objects.create_user("viewer", password="pw", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_article"))
+    client.force_login(viewer)
+    article = Article.objects.create(title="a")
+    purged.clear()
+    with override_settings(ROOT_URLCONF="tests.admin_urls"):
+        listing = client.get("/admin/testapp/article/")
+        assert listing.status_code == 200
+        assert "purge_cached_pages" not in listing.content.decode()
+        client.post(
+            "/admin/testapp/article/",
+            {"action": "purge_cached_pages", "_selected_action": [article.pk]},
+        )
+    assert purged.tags() == set()
+
+
 def test_action_is_listed_next_to_the_models_own_actions(staff):
     Category.objects.create(name="news")
     page = staff.get("/admin/testapp/category/").content.decode()

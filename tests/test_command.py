@@ -79,6 +79,18 @@ def test_clear_removes_only_pagecache_keys(pages, redis_server):
     raw.delete("someone-else:key")
 
 
+def test_clear_with_glob_characters_in_the_prefix_removes_only_its_own_keys(pages, redis_server):
+    raw = redis_server.client()
+    raw.set("px:other-app", "keep")  # matched by the unescaped pattern "p?:*"
+    with override_settings(PAGECACHE={"KEY_PREFIX": "p?"}):
+        pages.get("/other/")
+        assert list(raw.scan_iter("p\\?:*"))
+        run("clear")
+        assert not list(raw.scan_iter("p\\?:*"))
+    assert raw.get("px:other-app") == b"keep"
+    raw.delete("px:other-app")
+
+
 def test_clear_on_a_backend_without_key_listing(pages):
     with override_settings(PAGECACHE={"CACHE": "locmem"}):
         pages.get("/other/")

@@ -20,7 +20,7 @@ SPEC_DEFAULTS = [
     ("STALE_TTL", 30),
     ("LOCK_TIMEOUT", 10),
     ("ANONYMOUS_ONLY", True),
-    ("BYPASS_COOKIES", ["sessionid"]),
+    ("BYPASS_COOKIES", ["sessionid", "messages"]),
     ("STATUS_CODES", [200, 203, 300, 301, 308, 404, 410]),
     ("IGNORED_QUERY_PARAMS", ["utm_*", "gclid", "fbclid"]),
     ("MAX_ENTRY_BYTES", 1_048_576),
@@ -56,8 +56,8 @@ def test_default_with_empty_dict(key, default):
 
 def test_bypass_cookies_follows_session_cookie_name():
     with override_settings(SESSION_COOKIE_NAME="sid"):
-        assert list(settings.BYPASS_COOKIES) == ["sid"]
-    assert list(settings.BYPASS_COOKIES) == ["sessionid"]
+        assert list(settings.BYPASS_COOKIES) == ["sid", "messages"]
+    assert list(settings.BYPASS_COOKIES) == ["sessionid", "messages"]
 
 
 def test_override_settings_takes_effect_immediately():

@@ -63,6 +63,24 @@ def test_bypass_cookies_setting_is_honoured(client):
     assert client.get("/other/")["X-Cache"] == "BYPASS"
 
 
+def test_a_pending_flash_message_bypasses_the_page_cache(client):
+    """A visitor redirected after messages.success() must get their message: the page is
+    rendered for them, not served from the cache (the messages cookie is a bypass cookie)."""
+    client.get("/other/")
+    client.cookies["messages"] = "pending"
+    assert client.get("/other/")["X-Cache"] == "BYPASS"
+
+
+def test_a_get_with_a_body_is_neither_served_nor_stored(client):
+    """The body is not part of the key: a page shaped by it must not be served to others."""
+    poisoned = client.generic("GET", "/body/", data=b"evil", content_type="text/plain")
+    assert (poisoned["X-Cache"], poisoned.content) == ("BYPASS", b"body=evil")
+    clean = client.get("/body/")
+    assert (clean["X-Cache"], clean.content) == ("MISS", b"body=")
+    assert client.get("/body/")["X-Cache"] == "HIT"
+    assert client.generic("GET", "/body/", data=b"x")["X-Cache"] == "BYPASS"
+
+
 @override_settings(PAGECACHE={"ANONYMOUS_ONLY": False, "BYPASS_COOKIES": ["member"]})
 def test_anonymous_only_off_ignores_bypass_cookies(client):
     client.cookies["member"] = "1"
@@ -77,6 +95,7 @@ def test_anonymous_only_off_ignores_bypass_cookies(client):
         ("/status/302/", "status302"),
         ("/streaming/", "streaming"),
         ("/cookie/", "cookie"),
+        ("/raw-cookie/", "raw_cookie"),
         ("/private/", "private"),
         ("/no-store/", "no_store"),
         ("/never/", "never"),

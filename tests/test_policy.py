@@ -9,9 +9,10 @@ from pagecache import policy
 BYPASS = ("sessionid",)
 
 
-def eligibility(method="GET", authorization=False, cookies=(), anonymous_only=True):
+def eligibility(method="GET", authorization=False, cookies=(), anonymous_only=True, body=False):
     return policy.request_eligibility(
         method,
+        has_body=body,
         has_authorization=authorization,
         cookie_names=set(cookies),
         anonymous_only=anonymous_only,
@@ -30,6 +31,7 @@ def eligibility(method="GET", authorization=False, cookies=(), anonymous_only=Tr
         ({"cookies": ["sessionid"]}, False, "request carries the sessionid cookie"),
         ({"cookies": ["_ga", "theme"]}, True, ""),
         ({"cookies": ["sessionid"], "anonymous_only": False}, True, ""),
+        ({"body": True}, False, "request has a body"),
     ],
 )
 def test_request_eligibility(kwargs, ok, reason):

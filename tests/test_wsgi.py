@@ -100,6 +100,10 @@ class WSGIClient:
     def get(self, url, **extra):
         return self.request("GET", url, **extra)
 
+    def generic(self, method, url, data=b"", content_type="application/octet-stream", **extra):
+        body = {"wsgi.input": io.BytesIO(data), "CONTENT_LENGTH": str(len(data))}
+        return self.request(method, url, CONTENT_TYPE=content_type, **body, **extra)
+
     def head(self, url, **extra):
         return self.request("HEAD", url, **extra)
 
@@ -198,6 +202,20 @@ def scenario_purge(c):
 
 def scenario_unstorable(c):
     return [line(c.get(url)) for url in ("/cookie/", "/cookie/", "/csrf/", "/csrf/", "/never/")]
+
+
+def scenario_body(c):
+    """A GET with a body is not served from or stored to the cache (the body is unkeyed)."""
+    return [
+        line(c.generic("GET", "/body/", data=b"evil")),
+        line(c.get("/body/")),
+        line(c.generic("GET", "/body/", data=b"evil")),
+        line(c.get("/body/")),
+    ]
+
+
+def scenario_raw_cookie(c):
+    return [line(c.get("/raw-cookie/")), line(c.get("/raw-cookie/"))]
 
 
 def scenario_exempt(c):
