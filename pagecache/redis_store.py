@@ -334,7 +334,7 @@ def _converted_errors() -> Iterator[None]:
 
 
 def glob_escape(text: str) -> str:
-    """``text`` as a literal in a Redis glob pattern (``SCAN MATCH``).
+    r"""``text`` as a literal in a Redis glob pattern (``SCAN MATCH``).
 
     >>> glob_escape("p?[x]*")
     'p\\?\\[x\\]\\*'
