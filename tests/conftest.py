@@ -156,6 +156,16 @@ def _session_caches(redis_server: RedisServer | ExternalRedis) -> Iterator[None]
         override.disable()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_deliverer_before_the_test_database_goes(django_db_setup: None) -> Iterator[None]:
+    """pagecache's background deliverer queries the database; stop it before pytest-django
+    drops the test database (a connection it held would make DROP DATABASE fail)."""
+    yield
+    from pagecache import deliverer
+
+    deliverer.stop()
+
+
 def reset_pagecache_state() -> None:
     """Forget everything pagecache derived from settings (cached clients, stores, ...), and
     empty the in-process LocMem caches (Redis is flushed separately)."""
