@@ -40,6 +40,10 @@ RETRY_INTERVAL = 0.05
 
 THREAD_NAME = "pagecache-deliverer"
 
+#: Jitter for the polls; an instance of its own, so the thread never moves the global
+#: random state under an application (or a test framework) that seeds it.
+_jitter = random.Random()
+
 _wake = threading.Event()
 _stopping = threading.Event()
 _thread: threading.Thread | None = None
@@ -84,7 +88,7 @@ def _run() -> None:
     next_poll = time.monotonic()
     while True:
         busy = purge.has_pending()
-        _wake.wait(RETRY_INTERVAL if busy else POLL_INTERVAL * random.uniform(0.9, 1.1))
+        _wake.wait(RETRY_INTERVAL if busy else POLL_INTERVAL * _jitter.uniform(0.9, 1.1))
         _wake.clear()
         if _stopping.is_set():
             return

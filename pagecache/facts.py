@@ -85,6 +85,10 @@ def header(environ: Environ, name: str) -> str | None:
     return None if value is None else str(value)
 
 
+def _escaped(path: str) -> str:
+    return path if _ALREADY_ESCAPED(path) else escape_uri_path(path)
+
+
 def has_body(environ: Environ) -> bool:
     """Whether the request carries a body (a length above zero, or chunked)."""
     if "HTTP_TRANSFER_ENCODING" in environ:
@@ -105,10 +109,11 @@ class PageRequest:
         return header(self.environ, name)
 
 
-def page_request(environ: Environ, path: str) -> PageRequest | str:
+def page_request(environ: Environ, script_name: str, path_info: str) -> PageRequest | str:
     """The request's page key if it may use the page cache, else the reason it may not.
 
-    ``path`` is Django's ``request.path`` (decoded, with the script prefix).
+    ``script_name`` and ``path_info`` are Django's split of ``request.path`` (decoded): the
+    script prefix without its trailing slash, and the path below it.
     """
     method = str(environ.get("REQUEST_METHOD", "")).upper()
     cookie_header = environ.get("HTTP_COOKIE")
@@ -130,7 +135,8 @@ def page_request(environ: Environ, path: str) -> PageRequest | str:
         settings.KEY_PREFIX,
         request_scheme,
         valid_host,
-        path if _ALREADY_ESCAPED(path) else escape_uri_path(path),
+        _escaped(path_info),
         policy.normalize_query(str(environ.get("QUERY_STRING", "")), settings.IGNORED_QUERY_PARAMS),
+        _escaped(script_name) if script_name else "",
     )
     return PageRequest(method, base_key, environ)

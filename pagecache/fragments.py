@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from django.utils.functional import empty
+from django.db.models import Model
+from django.utils.functional import Promise, empty
 
 from . import access, clock, keys
 from . import entry as entries
@@ -42,6 +43,32 @@ def source_digest(source: str) -> str:
     served for the new template and nothing needs flushing.
     """
     return hashlib.blake2b(source.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+def vary_token(value: object) -> str:
+    """A ``VARY_ON`` value as a key part: model instances by class and primary key, the
+    anonymous user apart from any user (whatever their username), ``None``, strings and
+    numbers apart — each kind with its own prefix, so no value of one kind can spell another.
+
+    >>> from django.contrib.auth.models import AnonymousUser, User
+    >>> vary_token(User(pk=3, username="AnonymousUser")), vary_token(AnonymousUser())
+    ('m:auth.user:3', 'anonymous')
+    >>> vary_token("AnonymousUser"), vary_token(None), vary_token("None"), vary_token(2)
+    ('s:AnonymousUser', 'none', 's:None', 'i:2')
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, str | Promise):  # lazy translations are text too
+        return f"s:{value}"
+    if isinstance(value, Model):
+        return f"m:{value._meta.label_lower}:{value.pk}"
+    if getattr(value, "is_anonymous", False) is True:
+        return "anonymous"
+    if isinstance(value, bool):
+        return f"b:{value}"
+    if isinstance(value, int):
+        return f"i:{value}"
+    return f"o:{type(value).__qualname__}:{value}"
 
 
 def tags_from_value(value: object) -> tuple[str, ...]:
@@ -119,7 +146,7 @@ def cached_fragment(
     own_tags = tuple(tags)
     parent = enclosing_state(request)
     key = keys.fragment_key(
-        settings.KEY_PREFIX, name, [str(v) for v in vary_on], source_digest(source)
+        settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
     )
     outcome = access.obtain(key)
     if outcome.action in (Action.HIT, Action.STALE) and outcome.entry is not None:

@@ -1,10 +1,15 @@
 """Every Redis key pagecache writes is built here, from named parts.
 
-Keys stay readable where they can (``pc:p:https://example.com/blog/?page=2``) so
+Keys stay readable where they can (``pc:p1:https://example.com/blog/?page=2``) so
 ``redis-cli`` and ``manage.py pagecache inspect`` show what they hold, and have a
 bounded length: a long URL keeps a readable head and ends in a digest of the whole.
 ``FORMAT`` is part of every entry key, so a release that changes the layout starts
 from fresh keys instead of misreading old ones.
+
+Keys are injective (SPEC §4): two requests that differ in a keyed part never share a key.
+The parts arrive escaped (a path has no ``|``, ``?`` or space left), long URLs live under
+a kind of key no readable URL can spell (``p1h:``), and every list of values is
+length-prefixed, so no value can forge a separator.
 """
 
 from __future__ import annotations
@@ -21,40 +26,58 @@ def _digest(text: str, size: int = 32) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=size // 2).hexdigest()
 
 
-def page_key(prefix: str, scheme: str, host: str, path: str, query: str) -> str:
+def page_key(
+    prefix: str, scheme: str, host: str, path: str, query: str, script_name: str = ""
+) -> str:
     """The key of a page before ``Vary`` is applied.
+
+    ``path`` is the escaped path below ``script_name`` (the escaped ``SCRIPT_NAME``, without
+    its trailing slash); the two stay apart, so two splits of one URL (two applications)
+    never share a key.
 
     >>> page_key("pc", "https", "example.com", "/blog/", "page=2")
     'pc:p1:https://example.com/blog/?page=2'
+    >>> page_key("pc", "https", "example.com", "/blog/", "", script_name="/shop")
+    'pc:p1:https://example.com/shop|/blog/'
     """
-    url = f"{scheme}://{host}{path}"
+    url = f"{scheme}://{host}{script_name}|{path}" if script_name else f"{scheme}://{host}{path}"
     if query:
         url = f"{url}?{query}"
     if len(url) > MAX_READABLE:
-        url = f"{url[: MAX_READABLE - 40]}~{_digest(url)}"
+        # Its own kind of key ("h"): a short URL cannot spell this head + digest.
+        return f"{prefix}:p{FORMAT}h:{url[: MAX_READABLE - 40]}~{_digest(url)}"
     return f"{prefix}:p{FORMAT}:{url}"
 
 
-def variant_key(base_key: str, vary_names: Sequence[str], vary_values: Sequence[str]) -> str:
-    """The key of one variant of a page whose response carries ``Vary``.
+def _join(values: Sequence[str | None]) -> str:
+    """Values in one string, length-prefixed: no value can forge a boundary, and a missing
+    value (``None``) differs from an empty one."""
+    return "".join("-" if v is None else f"{len(v)}:{v}" for v in values)
+
+
+def variant_key(
+    base_key: str, vary_names: Sequence[str], vary_values: Sequence[str | None]
+) -> str:
+    """The key of one variant of a page whose response carries ``Vary``; a request without
+    a varied header (``None``) and one with it empty get different variants.
 
     >>> variant_key("pc:p1:https://example.com/", ["accept-language"], ["de"])
-    'pc:p1:https://example.com/|v:94f2a940adbec829'
+    'pc:p1:https://example.com/|v:c89e3641303ad5f3'
     """
-    parts = "\n".join(f"{n}={v}" for n, v in zip(vary_names, vary_values, strict=True))
-    return f"{base_key}|v:{_digest(parts, 16)}"
+    pairs = [part for pair in zip(vary_names, vary_values, strict=True) for part in pair]
+    return f"{base_key}|v:{_digest(_join(pairs), 16)}"
 
 
 def fragment_key(prefix: str, name: str, vary_on: Sequence[str], source_digest: str) -> str:
     """The key of a cached fragment: its name, its VARY_ON values and its source digest.
 
     >>> fragment_key("pc", "sidebar", ["de"], "0f1e2d3c")
-    'pc:f1:sidebar:372c8c48edf4305d'
+    'pc:f1:sidebar:90ca06594524725e'
     """
+    digest = _digest(_join([name, source_digest, *vary_on]), 16)
     if len(name) > MAX_READABLE // 2:
-        name = f"{name[: MAX_READABLE // 2 - 33]}~{_digest(name)}"
-    parts = "\n".join([source_digest, *vary_on])
-    return f"{prefix}:f{FORMAT}:{name}:{_digest(parts, 16)}"
+        name = f"{name[: MAX_READABLE // 2 - 33]}~"
+    return f"{prefix}:f{FORMAT}:{name}:{digest}"
 
 
 def lock_key(entry_key: str) -> str:

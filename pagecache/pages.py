@@ -42,7 +42,8 @@ OUTCOME_KEY = "pagecache.outcome"
 def serve(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
     """Answer ``request`` from the page cache, or render it and store the result."""
     state = render_state(request)
-    page = facts.page_request(request.META, request.path)
+    path_info = request.path_info
+    page = facts.page_request(request.META, request.path.removesuffix(path_info), path_info)
     if isinstance(page, str):
         logger.debug("pagecache: bypass %s: %s", request.path, page)
         if state.start is None:

@@ -8,6 +8,7 @@ carries a ``reason``; the same words appear in the docs' list of reasons.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -93,9 +94,16 @@ def parse_vary(header: str | None) -> tuple[str, ...]:
     return tuple(sorted({name.strip().lower() for name in header.split(",") if name.strip()}))
 
 
-def vary_values(names: Sequence[str], get_header: Callable[[str], str | None]) -> list[str]:
-    """The request's values for the ``Vary`` header names (missing headers count as empty)."""
-    return [get_header(name) or "" for name in names]
+#: A header field name (RFC 9110 §5.1: a token).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+").fullmatch
+
+
+def vary_values(
+    names: Sequence[str], get_header: Callable[[str], str | None]
+) -> list[str | None]:
+    """The request's values for the ``Vary`` header names (``None`` for a missing header:
+    it differs from an empty one)."""
+    return [get_header(name) for name in names]
 
 
 # -- responses ------------------------------------------------------------------------------
@@ -144,8 +152,12 @@ def response_storability(
         if directive in directives:
             return Decision(False, f"Cache-Control: {directive}")
     # Vary: * never matches a later request (RFC 9110 §12.5.5).
-    if "*" in parse_vary(vary):
+    vary_names = parse_vary(vary)
+    if "*" in vary_names:
         return Decision(False, "Vary: * never matches")
+    # A name that is not a header name (non-ASCII, say) matches no request header we can key.
+    if not all(_TOKEN(name) for name in vary_names):
+        return Decision(False, "Vary names something that is not a header")
     # A page holding one visitor's CSRF token must never be shown to another.
     if csrf_token_used:
         return Decision(False, "CSRF token was used while rendering")

@@ -32,8 +32,9 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def django_path(environ: dict[str, Any]) -> str:
-    """``request.path`` as ``WSGIRequest`` computes it from the environ."""
+def django_path(environ: dict[str, Any]) -> tuple[str, str]:
+    """``request.path`` split as ``WSGIRequest`` computes it from the environ: the script
+    prefix without its trailing slash, and ``request.path_info``."""
     path_info = environ.get("PATH_INFO", "")
     if (
         path_info.startswith("/")
@@ -43,10 +44,9 @@ def django_path(environ: dict[str, Any]) -> str:
         and not environ.get("REDIRECT_URL")
         and django_settings.FORCE_SCRIPT_NAME is None
     ):
-        return str(path_info)  # the common case: what Django's decoding would give
+        return "", str(path_info)  # the common case: what Django's decoding would give
     script_name = get_script_name(environ)
-    path_info = get_path_info(environ) or "/"
-    return "{}/{}".format(script_name.rstrip("/"), path_info.replace("/", "", 1))
+    return script_name.rstrip("/"), get_path_info(environ) or "/"
 
 
 class PageCacheWSGI:
@@ -57,7 +57,7 @@ class PageCacheWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            page = facts.page_request(environ, django_path(environ))
+            page = facts.page_request(environ, *django_path(environ))
             if isinstance(page, str):
                 return self.application(environ, start_response)
             outcome = pages.obtain(page, lock=MIDDLEWARE_PATH in django_settings.MIDDLEWARE)

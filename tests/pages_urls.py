@@ -58,6 +58,13 @@ def by_language(request):
     return response
 
 
+def bad_vary(request):
+    counted("bad_vary")
+    response = HttpResponse("bad vary")
+    response["Vary"] = "Accept-Language, X-Ünicode"
+    return response
+
+
 def by_host(request):
     counted("host")
     return HttpResponse(f"host={request.get_host()}")
@@ -165,6 +172,7 @@ urlpatterns = [
     path("other/", other),
     path("lang/", by_language),
     path("host/", by_host),
+    path("bad-vary/", bad_vary),
     path("status/<int:code>/", status),
     path("streaming/", streaming),
     path("cookie/", sets_cookie),

@@ -165,6 +165,22 @@ def test_fragment_is_cached_for_logged_in_visitors(engine, pages):
     assert second.content == b"<h1>page 2</h1>box 1"  # fragment: shared
 
 
+def test_the_anonymous_user_never_shares_a_fragment_with_a_user_named_anonymoususer(engine):
+    from django.contrib.auth.models import AnonymousUser, User
+
+    body = '{% cachetag "who" user %}{{ name }}{% endcachetag %}'
+    named = User.objects.create_user("AnonymousUser")
+    assert render(engine, body, {"user": AnonymousUser(), "name": "nobody"}) == "nobody"
+    assert render(engine, body, {"user": named, "name": "AnonymousUser"}) == "AnonymousUser"
+    assert render(engine, body, {"user": AnonymousUser(), "name": "x"}) == "nobody"
+
+
+def test_vary_on_values_cannot_forge_a_boundary(engine):
+    body = '{% cachetag "pair" a b %}{{ a }}|{{ b }}{% endcachetag %}'
+    assert render(engine, body, {"a": "x\ny", "b": "z"}) == "x\ny|z"
+    assert render(engine, body, {"a": "x", "b": "y\nz"}) == "x|y\nz"
+
+
 def test_fragment_works_without_middleware_or_request(engine):
     counter = Counter()
     body = '{% cachetag "bare" %}{{ counter }}{% endcachetag %}'

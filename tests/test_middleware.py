@@ -71,6 +71,26 @@ def test_a_pending_flash_message_bypasses_the_page_cache(client):
     assert client.get("/other/")["X-Cache"] == "BYPASS"
 
 
+def test_two_splits_of_one_url_are_two_pages(client):
+    mounted = client.get("/page/", SCRIPT_NAME="/app")
+    unmounted = client.get("/app/page/")
+    assert (mounted.status_code, unmounted.status_code) == (200, 404)
+    assert client.get("/page/", SCRIPT_NAME="/app").content == mounted.content
+    assert client.get("/app/page/").status_code == 404
+
+
+def test_a_missing_varied_header_and_an_empty_one_are_two_variants(client):
+    client.get("/lang/")
+    assert client.get("/lang/", HTTP_ACCEPT_LANGUAGE="")["X-Cache"] == "MISS"
+    assert RENDERS["lang"] == 2
+
+
+def test_a_vary_naming_something_that_is_not_a_header_is_served_not_stored(client):
+    for _ in range(2):
+        response = client.get("/bad-vary/")
+        assert (response.status_code, response["X-Cache"]) == (200, "MISS")
+
+
 def test_a_get_with_a_body_is_neither_served_nor_stored(client):
     """The body is not part of the key: a page shaped by it must not be served to others."""
     poisoned = client.generic("GET", "/body/", data=b"evil", content_type="text/plain")

@@ -214,6 +214,29 @@ def scenario_body(c):
     ]
 
 
+def scenario_script_name(c):
+    """Two splits of one URL (an app mounted at /app, and none) never share an entry."""
+    return [
+        line(c.get("/page/", SCRIPT_NAME="/app")),
+        line(c.get("/app/page/")),
+        line(c.get("/page/", SCRIPT_NAME="/app")),
+        line(c.get("/app/page/")),
+    ]
+
+
+def scenario_vary_missing_or_empty(c):
+    return [
+        line(c.get("/lang/")),
+        line(c.get("/lang/", HTTP_ACCEPT_LANGUAGE="")),
+        line(c.get("/lang/")),
+        line(c.get("/lang/", HTTP_ACCEPT_LANGUAGE="")),
+    ]
+
+
+def scenario_vary_not_a_header(c):
+    return [line(c.get("/bad-vary/")), line(c.get("/bad-vary/"))]
+
+
 def scenario_raw_cookie(c):
     return [line(c.get("/raw-cookie/")), line(c.get("/raw-cookie/"))]
 
