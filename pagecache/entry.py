@@ -10,8 +10,8 @@ Layout (format 3)::
 The header is plain ASCII-ish text so the Redis lookup script can check tag versions
 without reading the body. ``start`` is the purge clock read when the render began
 (see :mod:`pagecache.purge`); it is what makes a render that raced a purge stale. ``id``
-is a digest of the stored payload: a process that already decoded that payload can skip
-transferring and decoding it again (see :mod:`pagecache.access`).
+is a digest of the whole entry (header fields and payload): a process that already decoded
+that entry can skip transferring and decoding it again (see :mod:`pagecache.access`).
 Anything that does not parse — an older or newer format, a foreign value, a truncated
 or corrupt payload, a codec this Python lacks — loads as ``None`` and is a miss.
 
@@ -107,21 +107,20 @@ def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
             codec, payload = b"s", _zstd_compress(payload)
         else:
             codec, payload = b"z", zlib.compress(payload, 1)
-    content_id = hashlib.blake2b(codec + payload, digest_size=8).hexdigest().encode()
     groups: dict[int, list[str]] = {}
     for tag, start in entry.carried:
         groups.setdefault(start, []).append(tag)
     words = [str(len(entry.tags)), *entry.tags]
     for start, tags in groups.items():
         words += [str(start), str(len(tags)), *tags]
-    header = b"%b%d %d %d %b %b" % (
-        MAGIC,
-        entry.start,
-        entry.ttl * 1000,
-        entry.stale_ttl * 1000,
-        content_id,
-        " ".join(words).encode("utf-8"),
-    )
+    times = b"%d %d %d" % (entry.start, entry.ttl * 1000, entry.stale_ttl * 1000)
+    tag_groups = " ".join(words).encode("utf-8")
+    # The id names the whole entry, not just its payload: a process holding an entry with
+    # this id decoded may skip the body, and must then have the same start, tags and
+    # windows too (a re-render with the same HTML has a new start).
+    content_id = hashlib.blake2b(times, digest_size=8, key=b"pagecache")
+    content_id.update(b" " + tag_groups + b"\n" + codec + payload)
+    header = b"%b%b %b %b" % (MAGIC, times, content_id.hexdigest().encode(), tag_groups)
     return header + b"\n" + codec + payload
 
 

@@ -257,3 +257,16 @@ def test_per_part_starts_keep_a_purge_before_the_page_from_condemning_it(site):
     get("/articles/")  # re-renders the soft-purged page and fragments
     assert get("/articles/") == ("HIT", get("/articles/")[1])
     assert titles(get("/articles/")[1]) == {"two"}
+
+
+def test_a_fragment_re_rendered_with_the_same_html_carries_its_new_start(site):
+    """This process keeps decoded entries by content id; a re-render after a purge yields
+    the same HTML with a new start, which pages embedding it must carry (else every page
+    embedding it is born purged)."""
+    get = getter("middleware", "anonymous")
+    get("/short/?page=1")
+    get("/short/?page=2")  # the fragment is a hit here: this process holds it decoded
+    pagecache.purge_tags("short")
+    assert get("/short/?page=3") == ("MISS", "page frag")  # re-rendered: same HTML
+    get("/short/?page=4")  # embeds the re-rendered fragment, from the cache
+    assert get("/short/?page=4") == ("HIT", "page frag")
