@@ -23,16 +23,20 @@ from .conf import on_reload
 _latest = 0
 
 #: The purge clock seen when Django started handling the current request (``None`` outside
-#: one, or when the cache could not be reached).
+#: one, or when the cache could not be reached), for renders that have no request object.
+#: Requests carry their own copy under :data:`ARRIVAL_KEY` in ``request.META`` (WSGI) or
+#: ``request.scope`` (ASGI, where signal receivers run in a task of their own).
 arrival: ContextVar[int | None] = ContextVar("pagecache_arrival", default=None)
+ARRIVAL_KEY = "pagecache.arrival"
 
 
 def saw(clock: int) -> None:
     """Note a purge clock value the store returned."""
     global _latest
-    # Unlocked: two threads racing may keep the smaller value, which is still safe.
-    if clock > _latest:
-        _latest = clock
+    # The last value, not the largest: if the tag versions were lost and recreated on a
+    # Redis whose clock is behind, an old maximum would be a start the new clock never
+    # handed out. Two threads racing may keep an older value, which is still safe.
+    _latest = clock
 
 
 def latest() -> int:
@@ -48,14 +52,29 @@ def forget() -> None:
     arrival.set(None)
 
 
+def request_arrival(request: object) -> int | None:
+    """The purge clock noted when Django started handling ``request``, if it did."""
+    meta = getattr(request, "META", None)
+    if isinstance(meta, dict) and ARRIVAL_KEY in meta:
+        return meta[ARRIVAL_KEY]  # type: ignore[no-any-return]
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        return scope.get(ARRIVAL_KEY)
+    return None
+
+
 @receiver(request_started)
 def _note_arrival(**kwargs: object) -> None:
     if _latest:
-        arrival.set(_latest)
+        now: int | None = _latest
     else:
         from .access import render_start  # a process's first request asks the store once
 
-        arrival.set(render_start())
+        now = render_start()
+    arrival.set(now)
+    carrier = kwargs.get("environ", kwargs.get("scope"))
+    if isinstance(carrier, dict):
+        carrier[ARRIVAL_KEY] = now
 
 
 @receiver(request_finished)

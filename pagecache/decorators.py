@@ -52,7 +52,7 @@ def cache_page(
             if state.handled:
                 return view(request, *args, **kwargs)  # type: ignore[no-any-return]
             state.handled = True
-            return serve(request, lambda req: view(req, *args, **kwargs))
+            return serve(request, lambda req: view(req, *args, **kwargs), outermost=False)
 
         return wrapper  # type: ignore[return-value]
 

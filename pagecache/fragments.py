@@ -158,8 +158,9 @@ def cached_fragment(
         return outcome.entry.body.decode("utf-8")
 
     # The block's data could be read as soon as the enclosing render began (a view reads
-    # its rows before the template reaches the block): start there, not at this lookup.
-    inherited = parent.start if parent is not None else None
+    # its rows before the template reaches the block): start there, not at this lookup —
+    # or, with no enclosing render known, when Django started the request, if it did.
+    inherited = parent.start if parent is not None else clock.arrival.get()
     state = RenderState(start=inherited if inherited is not None else outcome.start)
     state.add(own_tags)
     token = current_render.set(state)

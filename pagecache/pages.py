@@ -39,8 +39,14 @@ VARY_MEMO_LIMIT = 10_000
 OUTCOME_KEY = "pagecache.outcome"
 
 
-def serve(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
-    """Answer ``request`` from the page cache, or render it and store the result."""
+def serve(
+    request: HttpRequest, get_response: GetResponse, *, outermost: bool = True
+) -> HttpResponseBase:
+    """Answer ``request`` from the page cache, or render it and store the result.
+
+    ``outermost``: called by the middleware, placed first, so nothing read data before the
+    page lookup; ``@cache_page`` on its own runs inside other middleware and decorators.
+    """
     state = render_state(request)
     path_info = request.path_info
     page = facts.page_request(request.META, request.path.removesuffix(path_info), path_info)
@@ -61,7 +67,10 @@ def serve(request: HttpRequest, get_response: GetResponse) -> HttpResponseBase:
     if outcome.action in (Action.HIT, Action.STALE):
         return _to_response(hit_parts(page, outcome))
     if outcome.start is not None:
-        state.start = outcome.start  # read before the view ran: fresher, and as safe
+        if outermost or state.start is None:
+            state.start = outcome.start  # read before anything ran: fresher, and as safe
+        else:
+            state.start = min(state.start, outcome.start)
     elif state.start is None:
         state.start = access.render_start()
     return _render(request, get_response, state, page, outcome)
@@ -197,16 +206,16 @@ def _render(
     if state.exempt:
         access.release(lock_key, outcome.token, uncacheable=True)
         return _mark(response, "BYPASS")
-    if outcome.start is None or request.method != "GET":
+    start = state.start  # the request's start (the page lookup's clock, at the latest)
+    if outcome.start is None or start is None or request.method != "GET":
         access.release(lock_key, outcome.token, uncacheable=True)
     elif getattr(response, "is_rendered", True) is False:
         # @cache_page without the middleware sees an unrendered TemplateResponse.
-        start = outcome.start
         response.add_post_render_callback(  # type: ignore[attr-defined]
             lambda rendered: _store(request, rendered, state, page, start, lock_key, outcome.token)
         )
     else:
-        _store(request, response, state, page, outcome.start, lock_key, outcome.token)
+        _store(request, response, state, page, start, lock_key, outcome.token)
     return _mark(response, "MISS")
 
 

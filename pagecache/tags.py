@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 
+from . import clock
 from .exceptions import InvalidTag
 
 if TYPE_CHECKING:
@@ -153,9 +154,7 @@ def render_state(request: HttpRequest) -> RenderState:
     """Return the :class:`RenderState` of ``request``, creating it on first use."""
     state: RenderState | None = getattr(request, _STATE_ATTR, None)
     if state is None:
-        from .clock import arrival
-
-        state = RenderState(start=arrival.get())
+        state = RenderState(start=clock.request_arrival(request))
         setattr(request, _STATE_ATTR, state)
     return state
 

@@ -82,6 +82,33 @@ def direct(request: HttpRequest) -> HttpResponse:
     return HttpResponse(html)
 
 
+def direct_without_request(request: HttpRequest) -> HttpResponse:
+    """``cached_fragment`` with no ``request=`` (and, in its test, no middleware)."""
+    rows = _rows()
+    GATE.passing()
+    html = pagecache.cached_fragment(
+        "direct-bare", lambda: ",".join(a.title for a in rows), tags=[pagecache.model_tag(Article)]
+    )
+    return HttpResponse(html)
+
+
+def rows_middleware(get_response):  # type: ignore[no-untyped-def]
+    """A site's middleware that reads rows before the view (a menu, a banner)."""
+
+    def middleware(request):  # type: ignore[no-untyped-def]
+        request.rows = _rows()
+        GATE.passing()
+        return get_response(request)
+
+    return middleware
+
+
+@pagecache.cache_page(tags=[])
+def decorated_from_middleware_rows(request: HttpRequest) -> HttpResponse:
+    pagecache.add_tags(request, *request.rows)  # type: ignore[attr-defined]
+    return HttpResponse(",".join(a.title for a in request.rows))  # type: ignore[attr-defined]
+
+
 def short(request: HttpRequest) -> HttpResponse:
     return HttpResponse(engines["django"].from_string(SHORT).render({}, request))
 
@@ -95,6 +122,8 @@ def slow(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("articles/", articles),
     path("direct/", direct),
+    path("direct-bare/", direct_without_request),
+    path("decorated/", decorated_from_middleware_rows),
     path("short/", short),
     path("slow/", slow),
 ]

@@ -53,7 +53,7 @@ def getter(driver: str, visitor: str) -> Callable[[str], tuple[str, str]]:
         def get(url: str) -> tuple[str, str]:
             client = Client()
             response = client.get(url, HTTP_COOKIE=cookie) if cookie else client.get(url)
-            return response["X-Cache"], response.content.decode()
+            return response.get("X-Cache", ""), response.content.decode()
     else:
         wsgi = WSGIClient(PageCacheWSGI(WSGIHandler()))
 
@@ -141,6 +141,47 @@ def test_cached_fragment_called_from_a_view_starts_with_the_request(site, driver
 
     assert race(get, "/direct/", write) == "a"
     assert get("/direct/")[1] == "a,b"
+
+
+# Without pagecache's middleware: fragments and @cache_page still start with the request.
+BARE = [m for m in MIDDLEWARE if not m.startswith("pagecache.")]
+
+
+@pytest.fixture
+def bare_site() -> Iterator[None]:
+    with override_settings(ROOT_URLCONF="tests.freshness_site", MIDDLEWARE=BARE, PAGECACHE=HOOKED):
+        yield
+    GATE.disarm()
+
+
+@pytest.mark.parametrize("url", ["/direct-bare/", "/articles/?engine=django"])
+def test_without_the_middleware_fragments_start_when_the_request_did(bare_site, url):
+    article = Article.objects.create(title="a")
+    get = getter("middleware", "anonymous")  # the test client: Django's handler, no pagecache
+
+    def write() -> None:
+        with transaction.atomic():
+            article.title = "b"
+            article.save()
+
+    race(get, url, write)
+    body = get(url)[1]
+    assert "a" not in (titles(body) if "articles" in url else set(body.split(",")))
+
+
+def test_cache_page_alone_starts_before_the_middleware_that_read_the_rows(bare_site):
+    article = Article.objects.create(title="a")
+    middleware = [*BARE, "tests.freshness_site.rows_middleware"]
+    with override_settings(MIDDLEWARE=middleware):
+        get = getter("middleware", "anonymous")
+
+        def write() -> None:
+            with transaction.atomic():
+                article.title = "b"
+                article.save()
+
+        assert race(get, "/decorated/", write) == "a"
+        assert get("/decorated/")[1] == "b"
 
 
 def test_rendering_block_starts_fragments_before_their_data_is_read(site):
