@@ -2,9 +2,10 @@
 
 It does two things, off the request path:
 
-* while this process holds undelivered purges or unreleased render locks, it retries them
-  every :data:`RETRY_INTERVAL` (so a lock whose release failed is gone moments after the
-  cache answers again, and nobody waits for it until ``LOCK_TIMEOUT``);
+* while this process holds undelivered purges, unreleased render locks or purges a
+  request's read path delivered but did not settle, it works on them every
+  :data:`RETRY_INTERVAL` (so a lock whose release failed is gone moments after the cache
+  answers again, and nobody waits for it until ``LOCK_TIMEOUT``);
 * every :data:`POLL_INTERVAL` it looks for recorded purges in the database
   (:mod:`pagecache.outbox`) — those of a process that died, or could not reach the cache —
   and delivers them. Only one process per interval looks: each takes a turn with a short
@@ -18,14 +19,13 @@ child). Under uWSGI, threads need ``enable-threads``.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import threading
 import time
 
 from django.db import DatabaseError, connections
 
-from . import keys, outbox, purge
+from . import clock, keys, outbox, purge
 from .conf import settings
 from .exceptions import StoreUnavailable
 from .health import log_failure
@@ -37,7 +37,6 @@ logger = logging.getLogger("pagecache")
 POLL_INTERVAL = 0.5
 #: Seconds between retries while this process holds undelivered work.
 RETRY_INTERVAL = 0.05
-
 THREAD_NAME = "pagecache-deliverer"
 
 #: Jitter for the polls; an instance of its own, so the thread never moves the global
@@ -45,22 +44,23 @@ THREAD_NAME = "pagecache-deliverer"
 _jitter = random.Random()
 
 _wake = threading.Event()
-_stopping = threading.Event()
 _thread: threading.Thread | None = None
-_pid = 0
+#: The running thread's own stop signal (a stopped thread's never affects the next one).
+_stop: threading.Event | None = None
 _start_lock = threading.Lock()
 
 
 def ensure_started() -> None:
     """Start this process's deliverer if it is not running (cheap when it is)."""
-    global _thread, _pid
-    if _pid == os.getpid() and _thread is not None:
-        return
+    global _thread, _stop
+    thread = _thread
+    if thread is not None and thread.is_alive():
+        return  # after a fork, the parent's thread is not alive in the child
     with _start_lock:
-        if _pid == os.getpid() and _thread is not None:
+        if _thread is not None and _thread.is_alive():
             return
-        _thread = threading.Thread(target=_run, name=THREAD_NAME, daemon=True)
-        _pid = os.getpid()
+        _stop = threading.Event()
+        _thread = threading.Thread(target=_run, args=(_stop,), name=THREAD_NAME, daemon=True)
         _thread.start()
 
 
@@ -69,33 +69,32 @@ def stop(timeout: float = 5.0) -> None:
     the next use of the cache starts a new one."""
     global _thread
     with _start_lock:
-        thread, _thread = _thread, None
-        if thread is None or _pid != os.getpid():
-            return
-        _stopping.set()
-        _wake.set()
+        thread, stopping, _thread = _thread, _stop, None
+    if thread is None or stopping is None or not thread.is_alive():
+        return
+    stopping.set()
+    _wake.set()
     thread.join(timeout)
-    _stopping.clear()
 
 
 def wake() -> None:
-    """Retry this process's undelivered work now."""
+    """Work on this process's undelivered work now."""
     ensure_started()
     _wake.set()
 
 
-def _run() -> None:
+def _run(stopping: threading.Event) -> None:
     next_poll = time.monotonic()
-    while True:
+    while not stopping.is_set():
         busy = purge.has_pending()
         _wake.wait(RETRY_INTERVAL if busy else POLL_INTERVAL * _jitter.uniform(0.9, 1.1))
         _wake.clear()
-        if _stopping.is_set():
+        if stopping.is_set():
             return
         try:
             if purge.has_pending():
-                purge.flush_pending()
-                purge.delete_delivered_records()
+                purge.flush_pending(blocking=True)
+                purge.settle_delivered()
             if time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + POLL_INTERVAL
                 if _take_turn():
@@ -121,8 +120,9 @@ def _take_turn() -> bool:
 def deliver_recorded() -> int:
     """Deliver every recorded purge now; the number of records delivered.
 
-    Each record is purged in the cache, then deleted; the process whose delete removes it
-    sends ``tags_purged``. Raises ``StoreUnavailable`` if the cache cannot be reached.
+    Each batch is purged in the cache, then its records are deleted one by one; the
+    process whose delete removes a record sends its ``tags_purged``. Raises
+    ``StoreUnavailable`` if the cache cannot be reached.
     """
     delivered = 0
     for alias in outbox.aliases():
@@ -135,13 +135,16 @@ def deliver_recorded() -> int:
                 for soft in (False, True):
                     tags = tuple(dict.fromkeys(t for r in batch if r.soft is soft for t in r.tags))
                     if tags:
-                        store.purge(tags, soft)
+                        clock.saw(store.purge(tags, soft))
+                stuck = False
                 for item in batch:
-                    if outbox.claim([item.record]):
+                    claimed = outbox.claim([item.record])
+                    if claimed:
                         purge.announce(item.tags, item.soft)
+                    stuck = stuck or claimed is None
                 delivered += len(batch)
-                if len(batch) < outbox.BATCH:
-                    break
+                if stuck or len(batch) < outbox.BATCH:
+                    break  # delivered; rows that would not delete wait for the next round
         except DatabaseError as exc:
             log_failure(
                 f"poll:{alias}",

@@ -87,7 +87,7 @@ class DjangoCacheStore:
                 return Lookup(State.PURGED, now)
             hard[tag] = version
         soft = {tag: versions.get(k) for k, tag in soft_keys.items()}
-        ttl_left_ms = int(expires_ms) - now // 1000
+        ttl_left_ms = max(0, int(expires_ms) - now // 1000)
         state = judge(
             start=entry.start,
             tags=entry.tags,

@@ -306,6 +306,7 @@ def judge(
             soft_purged = True
     if soft_purged:
         return State.SOFT_PURGED
-    if ttl_left_ms <= stale_ms:
+    # A negative time to live is Redis' "no expiry" (a key written without one): not stale.
+    if 0 <= ttl_left_ms <= stale_ms:
         return State.STALE
     return State.FRESH

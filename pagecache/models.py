@@ -8,7 +8,6 @@ purge could not be delivered), and deleted by whichever process delivers it; see
 from __future__ import annotations
 
 from django.db import models
-from django.utils import timezone
 
 
 class PurgeRecord(models.Model):
@@ -17,8 +16,6 @@ class PurgeRecord(models.Model):
     tags = models.TextField()
     soft = models.BooleanField(default=False)
     created = models.DateTimeField(auto_now_add=True)
-    #: From when any process may deliver it (database time); see pagecache.outbox.
-    due = models.DateTimeField(db_index=True, default=timezone.now)
 
     class Meta:
         db_table = "pagecache_purgerecord"

@@ -3,30 +3,24 @@
 A purge is recorded (a :class:`~pagecache.models.PurgeRecord` row) in two cases:
 
 * inside ``transaction.atomic()``, always, in the same transaction as the data change: if
-  the process dies after the commit but before its on-commit purge ran, the row is there.
-  Such a row is *due* only after :data:`GRACE` seconds (database time): the committing
-  process delivers and announces it itself at commit and deletes the row in the
-  background, so the write path pays one ``INSERT`` and no extra commit;
-* outside a transaction, when the purge could not be delivered after its retries — due at
-  once. A row whose at-commit delivery failed is made due at once, too.
+  the process dies after the commit but before its on-commit purge ran, the row is there;
+* outside a transaction, when the purge could not be delivered after its retries.
 
-Any process delivers due rows: the background deliverer (:mod:`pagecache.deliverer`) looks
-every half second, and ``manage.py pagecache deliver`` does it by hand. For a due row the
-delete that removes it decides who announces it, so ``tags_purged`` is sent once. Database
-errors never reach the caller of ``purge_tags``: they are logged, and the purge stays in
-memory.
+Whoever delivers a recorded purge deletes its row; the delete that removes it decides who
+announces it (``tags_purged`` is sent once). Any process may deliver: the background
+deliverer (:mod:`pagecache.deliverer`) looks for rows every half second, and
+``manage.py pagecache deliver`` does it by hand. Database errors never reach the caller of
+``purge_tags``: they are logged, and the purge stays in memory.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import connections, router, transaction
-from django.db.models.functions import Now
 
 from .health import log_failure
 
@@ -35,10 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("pagecache")
 
-#: Rows read per delivery round.
+#: Rows read, and ids deleted, per statement.
 BATCH = 500
-#: Seconds a row written in a transaction is left to the process that wrote it.
-GRACE = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,29 +57,31 @@ def _model() -> type[PurgeRecord]:
     return PurgeRecord
 
 
+def holds_records(alias: str) -> bool:
+    """Whether ``alias`` may hold purge records (the table is migrated there)."""
+    return connections.settings[alias][
+        "ENGINE"
+    ] != "django.db.backends.dummy" and router.allow_migrate_model(alias, _model())
+
+
 def aliases() -> list[str]:
-    """The databases that may hold purge records (where the model may be migrated)."""
-    model = _model()
-    return [
-        alias
-        for alias in connections
-        if connections.settings[alias]["ENGINE"] != "django.db.backends.dummy"
-        and router.allow_migrate_model(alias, model)
-    ]
+    """The databases that may hold purge records."""
+    return [alias for alias in connections if holds_records(alias)]
 
 
-def record(alias: str, tags: Sequence[str], soft: bool, grace: bool = False) -> Record | None:
-    """Write a purge record on ``alias``, inside its current transaction if there is one;
-    with ``grace``, due only after :data:`GRACE` seconds.
+def record(alias: str, tags: Sequence[str], soft: bool) -> Record | None:
+    """Write a purge record on ``alias``, inside its current transaction if there is one.
 
     A savepoint keeps a failure (no table yet: ``migrate`` not run) from breaking the
-    caller's transaction. ``None`` (logged) if the row could not be written.
+    caller's transaction. ``None`` (logged) if the row could not be written, or ``alias``
+    holds no records (a database the router keeps the table off).
     """
     model = _model()
-    due = Now() + dt.timedelta(seconds=GRACE) if grace else Now()
     try:
+        if not holds_records(alias):
+            return None
         with transaction.atomic(using=alias):
-            row = model.objects.using(alias).create(tags=" ".join(tags), soft=soft, due=due)
+            row = model.objects.using(alias).create(tags=" ".join(tags), soft=soft)
     except Exception as exc:  # a database error, or no usable database: never the caller's
         log_failure(
             f"record:{alias}",
@@ -101,25 +95,20 @@ def record(alias: str, tags: Sequence[str], soft: bool, grace: bool = False) -> 
     return Record(alias, int(row.pk))
 
 
-def make_due(records: Sequence[Record]) -> None:
-    """Let any process deliver these records now (their writer could not)."""
-    model = _model()
-    try:
-        for item in records:
-            model.objects.using(item.alias).filter(pk=item.id).update(due=Now())
-    except Exception as exc:
-        log_failure("due", "pagecache: could not mark purge records due: %s", exc)
-
-
 def claim(records: Sequence[Record]) -> bool | None:
     """Delete delivered records; True if this call removed any (then it announces them),
     False if others had, ``None`` if the database could not be asked (then the rows stay,
     and their next deliverer announces)."""
     model = _model()
+    grouped: dict[str, list[int]] = {}
+    for item in records:
+        grouped.setdefault(item.alias, []).append(item.id)
     removed = 0
     try:
-        for alias, ids in _by_alias(records).items():
-            removed += model.objects.using(alias).filter(pk__in=ids).delete()[0]
+        for alias, ids in grouped.items():
+            for first in range(0, len(ids), BATCH):
+                chunk = ids[first : first + BATCH]
+                removed += model.objects.using(alias).filter(pk__in=chunk).delete()[0]
     except Exception as exc:  # as in record(): never the caller's problem
         log_failure("claim", "pagecache: could not delete delivered purge records: %s", exc)
         return None
@@ -127,19 +116,7 @@ def claim(records: Sequence[Record]) -> bool | None:
 
 
 def recorded(alias: str, limit: int = BATCH) -> list[Recorded]:
-    """The oldest due purge records on ``alias`` (raises ``DatabaseError``)."""
+    """The oldest recorded purges on ``alias`` (raises ``DatabaseError``)."""
     model = _model()
-    rows = (
-        model.objects.using(alias)
-        .filter(due__lte=Now())
-        .order_by("id")
-        .values_list("id", "tags", "soft")[:limit]
-    )
+    rows = model.objects.using(alias).order_by("id").values_list("id", "tags", "soft")[:limit]
     return [Recorded(Record(alias, pk), tuple(tags.split()), soft) for pk, tags, soft in rows]
-
-
-def _by_alias(records: Sequence[Record]) -> dict[str, list[int]]:
-    grouped: dict[str, list[int]] = {}
-    for item in records:
-        grouped.setdefault(item.alias, []).append(item.id)
-    return grouped

@@ -8,17 +8,22 @@ each promise). This module adds what the store cannot know about:
   the outermost block commits, so a render that read the old rows between the two is
   purged as well; a record of it is written in the same transaction
   (:mod:`pagecache.outbox`), so a process that dies between the commit and the second
-  purge cannot lose it (the record is deleted in the background once delivered);
+  purge cannot lose it;
 * outages — a purge that cannot be delivered after a few quick retries is logged, kept in
   memory (this process re-sends it before it serves anything from the cache again) and
   recorded in the database (any process re-delivers it, see :mod:`pagecache.deliverer`);
-* announcing — ``tags_purged`` is sent once per purge, when it was delivered after the
-  data change committed.
+* announcing — ``tags_purged`` is sent once per purge, after the data change committed:
+  by the caller when its purge got through, otherwise by whoever delivers it later. A
+  durable record decides: the delete that removes it announces it.
+
+A request's read path only ever sends pending purges to the cache; deleting their records
+and announcing them (database work, receivers) is left to the deliverer thread.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -47,23 +52,34 @@ class Purge:
     soft: bool
     #: Durable copies to delete once delivered (see :mod:`pagecache.outbox`).
     records: list[outbox.Record] = field(default_factory=list)
-    #: Whether other processes may deliver the records now (else they are still in their
-    #: grace period, left to this process).
-    shared: bool = True
-    #: Whether delivering it sends ``tags_purged`` (not for the first of two in a transaction).
+    #: Whether it sends ``tags_purged`` (not the first of two purges in a transaction).
     announce: bool = True
+    #: Set once its records were claimed and it was announced (guarded by ``_lock``).
+    settled: bool = False
 
 
 _lock = threading.Lock()
-#: Serialises delivery, so a purge is never announced twice by two threads of one process.
+#: One flush of the pending list at a time; a request's read path never waits for it.
 _flush_lock = threading.Lock()
 #: Purges not delivered yet, oldest first.
 _pending: list[Purge] = []
 #: Render locks whose release failed: (entry key, token). Released when the cache answers.
 _releases: list[tuple[str, str]] = []
-#: Records of purges this process delivered within their grace period: deleted in the
-#: background, so a commit costs no second database round trip.
-_delivered_records: list[outbox.Record] = []
+#: Purges delivered by a request's read path, to be settled by the deliverer.
+_unsettled: list[Purge] = []
+
+
+def _reset_after_fork() -> None:
+    # A forked worker starts with none of its parent's work (the parent, or the records,
+    # deliver it) and with locks no thread holds.
+    global _lock, _flush_lock
+    _lock, _flush_lock = threading.Lock(), threading.Lock()
+    _pending.clear()
+    _releases.clear()
+    _unsettled.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) -> None:
@@ -83,25 +99,29 @@ def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) ->
     # Renders that run between now and the commit read the old rows, and their entries
     # start before the purge at commit; renders that began earlier are caught by this one.
     for connection in in_atomic:
-        record = outbox.record(connection.alias, names, soft, grace=True)
-        purge = Purge(names, soft, [record] if record else [], shared=False)
+        record = outbox.record(connection.alias, names, soft)
+        purge = Purge(names, soft, [record] if record else [])
         connection.on_commit(partial(_deliver, purge, False), robust=True)
     _deliver(Purge(names, soft, announce=False), raise_errors)
 
 
 def _deliver(purge: Purge, raise_errors: bool) -> None:
+    """Send the caller's own purge (retrying briefly), settle it, or keep it for later."""
     with _lock:
         _pending.append(purge)
-    if _send_pending():
-        return
+    for delay in (0.0, *RETRY_DELAYS):
+        if delay:
+            time.sleep(delay)
+        if _send([purge]):
+            _settle(purge)
+            return
+    with _lock:
+        if all(p is not purge for p in _pending):
+            return  # another thread's flush delivered it meanwhile (the deliverer settles it)
     if purge.announce and not purge.records:
         record = outbox.record(_default_alias(), purge.tags, purge.soft)
         if record is not None:
             purge.records.append(record)
-    elif purge.records and not purge.shared:
-        # This process may die before it gets through: let any process deliver them.
-        outbox.make_due(purge.records)
-        purge.shared = True
     log_failure(
         "purge",
         "pagecache: purge of %s not delivered; kept, recorded, and re-sent when the cache "
@@ -122,40 +142,8 @@ def _default_alias() -> str:
     return router.db_for_write(PurgeRecord) or "default"
 
 
-def _send_pending() -> bool:
-    """Try to deliver every pending purge, retrying briefly; True when none is left."""
-    for delay in (0.0, *RETRY_DELAYS):
-        if delay:
-            time.sleep(delay)
-        if flush_pending():
-            return True
-    return False
-
-
-def has_pending() -> bool:
-    """Whether purges, lock releases or record deletions are waiting."""
-    return bool(_pending or _releases or _delivered_records)
-
-
-def flush_pending() -> bool:
-    """Deliver remembered purges (and lock releases) now; True when no purge is pending.
-
-    Called before each cache read: a process that could not purge must not serve.
-    """
-    if not _pending and not _releases:
-        return True
-    with _flush_lock:
-        with _lock:
-            batch, releases = list(_pending), list(_releases)
-        if batch and not _send(batch):
-            return False
-        if releases:
-            _release(releases)
-        with _lock:
-            return not _pending
-
-
 def _send(batch: list[Purge]) -> bool:
+    """Purge ``batch`` in the cache (no database, no receivers); True if it got there."""
     try:
         store = get_store()
         for soft in (False, True):
@@ -168,29 +156,62 @@ def _send(batch: list[Purge]) -> bool:
     with _lock:
         # Purges pended while we sent stay: they came later and must be sent again.
         _pending[:] = [p for p in _pending if all(p is not sent for sent in batch)]
-    for purge in batch:
-        if purge.records and purge.shared:
-            # Others may be delivering it too: the delete that removes it decides who
-            # announces it.
-            if outbox.claim(purge.records) and purge.announce:
-                announce(purge.tags, purge.soft)
-            continue
-        if purge.records:
-            with _lock:
-                _delivered_records.extend(purge.records)
-            _wake_deliverer()
-        if purge.announce:
-            announce(purge.tags, purge.soft)
     return True
 
 
-def delete_delivered_records() -> None:
-    """Delete the records this process delivered in their grace period (the deliverer)."""
+def _settle(purge: Purge) -> None:
+    """After delivery: delete the purge's records and announce it — once."""
     with _lock:
-        batch = list(_delivered_records)
-    if batch and outbox.claim(batch) is not None:
+        if purge.settled:
+            return
+        purge.settled = True
+    # The delete that removes a durable record decides who announces it: another
+    # process's deliverer may have delivered the same record already.
+    claimed = outbox.claim(purge.records) if purge.records else True
+    if purge.announce and claimed:
+        announce(purge.tags, purge.soft)
+
+
+def has_pending() -> bool:
+    """Whether purges, lock releases or settlements are waiting."""
+    return bool(_pending or _releases or _unsettled)
+
+
+def flush_pending(*, blocking: bool = False) -> bool:
+    """Send remembered purges (and lock releases) now; True when no purge is pending.
+
+    Called before each cache read: a process that could not purge must not serve. On that
+    path (``blocking=False``) it never waits for another thread's flush — a busy flush
+    means "not yet" — and leaves records and announcements to the deliverer.
+    """
+    if not _pending and not _releases:
+        return True
+    if not _flush_lock.acquire(blocking=blocking):
+        return False
+    try:
         with _lock:
-            del _delivered_records[: len(batch)]
+            batch, releases = list(_pending), list(_releases)
+        if batch:
+            if not _send(batch):
+                return False
+            with _lock:
+                _unsettled.extend(batch)
+            _wake_deliverer()
+        if releases:
+            _release(releases)
+    finally:
+        _flush_lock.release()
+    with _lock:
+        return not _pending
+
+
+def settle_delivered() -> None:
+    """Settle the purges a read path delivered (the deliverer thread calls this)."""
+    with _lock:
+        batch = list(_unsettled)
+        del _unsettled[: len(batch)]
+    for purge in batch:
+        _settle(purge)
 
 
 def _release(releases: list[tuple[str, str]]) -> None:
@@ -246,4 +267,4 @@ def forget_pending() -> None:
     with _lock:
         _pending.clear()
         _releases.clear()
-        _delivered_records.clear()
+        _unsettled.clear()

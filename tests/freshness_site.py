@@ -109,6 +109,15 @@ def decorated_from_middleware_rows(request: HttpRequest) -> HttpResponse:
     return HttpResponse(",".join(a.title for a in request.rows))  # type: ignore[attr-defined]
 
 
+SHARED = '{% load cachetag %}{% cachetag "shared" tags="shared" %}shared{% endcachetag %}'
+
+
+def own_tag(request: HttpRequest) -> HttpResponse:
+    """A page with a tag of its own ("own") around a fragment other pages share."""
+    pagecache.add_tags(request, "own")
+    return HttpResponse(engines["django"].from_string(SHARED).render({}, request))
+
+
 def short(request: HttpRequest) -> HttpResponse:
     return HttpResponse(engines["django"].from_string(SHORT).render({}, request))
 
@@ -125,5 +134,6 @@ urlpatterns = [
     path("direct-bare/", direct_without_request),
     path("decorated/", decorated_from_middleware_rows),
     path("short/", short),
+    path("own/", own_tag),
     path("slow/", slow),
 ]

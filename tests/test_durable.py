@@ -27,7 +27,7 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
 import pagecache
-from pagecache import deliverer, health, keys, outbox, purge
+from pagecache import deliverer, health, keys, purge
 from pagecache.models import PurgeRecord
 from pagecache.signals import tags_purged
 from tests.conftest import redis_caches
@@ -87,8 +87,7 @@ def test_tags_purged_is_sent_once_per_purge_inside_a_transaction(site, announced
         assert announced.calls == []  # nothing is announced before the data is committed
     tag = f"testapp.article:{article.pk}"
     assert [tags for tags, _ in announced.calls] == [("testapp.article", tag)]
-    # Delivered at commit: the deliverer deletes its record in the background.
-    assert eventually(lambda: PurgeRecord.objects.count() == 0)
+    assert PurgeRecord.objects.count() == 0  # delivered at commit: its record is gone
 
 
 def test_a_rolled_back_transaction_leaves_no_record_and_no_announcement(site, announced):
@@ -100,21 +99,10 @@ def test_a_rolled_back_transaction_leaves_no_record_and_no_announcement(site, an
     assert announced.calls == []
 
 
-def eventually(condition, timeout: float = 5.0) -> bool:
-    """For work the background deliverer does: poll ``condition`` up to ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def test_a_process_dying_between_commit_and_purge_loses_nothing(site, announced, monkeypatch):
+def test_a_process_dying_between_commit_and_purge_loses_nothing(site, announced):
     """The writer commits and dies before its on-commit purge; meanwhile a reader cached
     the old rows after the first purge. The record, committed with the data, is delivered
     by another process's deliverer and the reader's page is purged."""
-    monkeypatch.setattr(outbox, "GRACE", 0.5)  # left to its writer for half a second
     article = Article.objects.create(title="old")
     client = Client()
     assert titles(client.get("/articles/").content.decode()) == {"old"}
@@ -272,15 +260,61 @@ def test_durable_records_on_each_database_engine(engine, redis_server):
         "vendor": {"sqlite": "sqlite", "postgres": "postgresql", "mariadb": "mysql"}[engine],
         "in_transaction": 1,
         "after_rollback": 0,
-        "left_to_its_writer": [],  # in its grace period
         "survived_crash": [["crashed"]],
         "stale_before_delivery": "fresh",  # what the record exists to fix
         "delivered": 1,
         "after_delivery": ["purged", "purged"],
         "left": 0,
-        "committed_left": 1,
-        "committed_cleaned": 0,
+        "committed_left": 0,
         "announced": [["committed"]],
         "recorded_when_unreachable": [["unreachable"]],
-        "purged_state": "purged",
     }
+
+
+# -- the read path never waits, queries or announces for pending purges --------------------
+
+
+def test_a_read_never_waits_for_another_threads_flush(site):
+    purge._pending.append(purge.Purge(("queued",), False))
+    assert purge._flush_lock.acquire()  # another thread is flushing (Redis slow, say)
+    try:
+        outcome: list[str] = []
+        reader = threading.Thread(target=lambda: outcome.append(Client().get("/slow/")["X-Cache"]))
+        reader.start()
+        reader.join(5)
+        assert outcome == ["MISS"]  # rendered uncached at once, not queued behind the flush
+    finally:
+        purge._flush_lock.release()
+        purge.forget_pending()
+
+
+def test_a_read_sends_pending_purges_but_leaves_records_and_receivers_to_the_deliverer(
+    site, announced, monkeypatch
+):
+    record = purge.outbox.record("default", ["late"], False)
+    assert record is not None
+    purge._pending.append(purge.Purge(("late",), False, [record]))
+    deliverer.stop()  # only this thread runs until the deliverer is started again below
+    with monkeypatch.context() as held:
+        held.setattr(deliverer, "ensure_started", lambda: None)
+        with CaptureQueriesContext(connection) as queries:
+            assert Client().get("/slow/")["X-Cache"] == "MISS"
+    assert purge.pending_tags() == {}  # sent before anything was read from the cache
+    assert queries.captured_queries == []  # no DELETE inside the request
+    assert announced.calls == []  # no receiver in the middle of serving a page
+    assert PurgeRecord.objects.count() == 1
+    deliverer.wake()
+    assert announced.wait_for("late", timeout=5)  # the deliverer settles it
+    assert PurgeRecord.objects.count() == 0
+    assert announced.calls == [(("late",), False)]
+
+
+def test_the_deliver_command_says_so_when_the_cache_is_unreachable(site):
+    from django.core.management.base import CommandError
+
+    PurgeRecord.objects.create(tags="x", soft=False)
+    dead = redis_caches("redis://127.0.0.1:1/0", timeout=0.2)
+    with override_settings(CACHES=dead):
+        with pytest.raises(CommandError, match="unreachable"):
+            _call("deliver")
+        assert PurgeRecord.objects.count() == 1

@@ -24,7 +24,10 @@ def through_lua(client, case: dict) -> State:
     entry = Entry(
         200, "OK", (), b"body", case["tags"], case["start"], 0, STALE_MS // 1000, case["carried"]
     )
-    client.set(KEY, dumps(entry), px=case["ttl_left_ms"])
+    if case["ttl_left_ms"] < 0:
+        client.set(KEY, dumps(entry))  # no expiry
+    else:
+        client.set(KEY, dumps(entry), px=case["ttl_left_ms"])
     return RedisStore(client, "pc").lookup(KEY).state
 
 
@@ -76,6 +79,23 @@ CASES = {
     ),
     "carried soft, own hard": (
         case(carried=(("c", 80),), soft={"c": 90}, hard={"b": 101}),
+        State.PURGED,
+    ),
+    "a tag both own and carried: its earlier start": (
+        case(carried=(("a", 80),), hard={"a": 90}),
+        State.PURGED,
+    ),
+    "no expiry on the key": (case(ttl_left_ms=-1), State.FRESH),
+    "250 tags, the purged one past the first batch of 200": (
+        case(tags=tuple(f"t{i}" for i in range(250)), hard={"t249": 110}),
+        State.PURGED,
+    ),
+    "250 tags, none purged after the start": (
+        case(tags=tuple(f"t{i}" for i in range(250)), hard={"t249": 90}),
+        State.FRESH,
+    ),
+    "odd characters in tags": (
+        case(tags=("blog.article:42", "ü/ß%*[x]", "a'b\"c"), hard={"ü/ß%*[x]": 101}),
         State.PURGED,
     ),
 }

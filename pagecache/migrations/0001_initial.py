@@ -1,4 +1,3 @@
-import django.utils.timezone
 from django.db import migrations, models
 
 
@@ -15,7 +14,6 @@ class Migration(migrations.Migration):
                 ("tags", models.TextField()),
                 ("soft", models.BooleanField(default=False)),
                 ("created", models.DateTimeField(auto_now_add=True)),
-                ("due", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
             ],
             options={
                 "db_table": "pagecache_purgerecord",
