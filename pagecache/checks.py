@@ -46,6 +46,12 @@ E004 = Error(
     hint='Use "app_label.ModelName" of a model in INSTALLED_APPS, or remove the entry.',
     id="pagecache.E004",
 )
+E005 = Error(
+    "PAGECACHE['VARY_ON_REQUEST'] names {path!r}, which is not an importable callable: "
+    "{problem}",
+    hint="Give the dotted path of a function f(request) -> str, e.g. 'mysite.keys.time_zone'.",
+    id="pagecache.E005",
+)
 W001 = CheckWarning(
     "pagecache.middleware.PageCacheMiddleware is in MIDDLEWARE at position {index}, not first.",
     hint=(
@@ -166,6 +172,28 @@ def check_models(
             apps.get_model(label)
         except (LookupError, ValueError):
             messages.append(_message(E004, label=label))
+    return messages
+
+
+@register()
+def check_vary_on_request(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """pagecache.E005: a ``VARY_ON_REQUEST`` entry that does not import as a callable."""
+    from django.utils.module_loading import import_string
+
+    paths = _raw_pagecache().get("VARY_ON_REQUEST")
+    if paths is None or not conf.OPTIONS["VARY_ON_REQUEST"].is_valid(paths):
+        return []  # E001 reports the type
+    messages = []
+    for path in paths:
+        try:
+            found = import_string(path)
+        except ImportError as exc:
+            messages.append(_message(E005, path=path, problem=str(exc)))
+            continue
+        if not callable(found):
+            messages.append(_message(E005, path=path, problem="it is not callable"))
     return messages
 
 

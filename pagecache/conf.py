@@ -25,6 +25,30 @@ from django.dispatch import receiver
 logger = logging.getLogger("pagecache")
 
 DEFAULT_STATUS_CODES = (200, 203, 300, 301, 308, 404, 410)
+#: Analytics and advertising cookies: set by scripts in the browser, never read by the site.
+DEFAULT_IGNORED_COOKIES = (
+    "_ga*",  # Google Analytics (_ga, _ga_<id>)
+    "_gid",
+    "_gat*",
+    "_gcl_*",  # Google Ads
+    "_dc_gtm_*",
+    "__utm*",  # Urchin / old Google Analytics
+    "_fbp",  # Meta
+    "_fbc",
+    "_hj*",  # Hotjar
+    "_pk_*",  # Matomo
+    "_clck",  # Microsoft Clarity
+    "_clsk",
+    "_uet*",  # Microsoft Ads
+    "ajs_*",  # Segment
+    "mp_*",  # Mixpanel
+    "__hs*",  # HubSpot
+    "hubspotutk",
+    "_ttp",  # TikTok
+    "_tt_*",
+    "_pin_unauth",  # Pinterest
+    "_scid*",  # Snap
+)
 
 
 def _default_bypass_cookies() -> tuple[str, ...]:
@@ -90,6 +114,12 @@ OPTIONS: dict[str, Option] = {
     "IGNORED_QUERY_PARAMS": Option(
         lambda: ("utm_*", "gclid", "fbclid"), _is_str_seq, "a list of glob patterns (str)"
     ),
+    "IGNORED_COOKIES": Option(
+        lambda: DEFAULT_IGNORED_COOKIES, _is_str_seq, "a list of glob patterns (str)"
+    ),
+    "VARY_ON_REQUEST": Option(
+        lambda: (), _is_str_seq, "a list of dotted paths of callables f(request) -> str"
+    ),
     "MAX_ENTRY_BYTES": Option(lambda: 1_048_576, lambda v: _is_int(v, 1), "a positive int"),
     "STATUS_HEADER": Option(lambda: "X-Cache", _is_optional_header, "a header name (str) or None"),
     "TAG_HEADER": Option(lambda: None, _is_optional_header, "a header name (str) or None"),
@@ -136,6 +166,8 @@ class PageCacheSettings:
     BYPASS_COOKIES: tuple[str, ...]
     STATUS_CODES: frozenset[int]
     IGNORED_QUERY_PARAMS: tuple[str, ...]
+    IGNORED_COOKIES: tuple[str, ...]
+    VARY_ON_REQUEST: tuple[str, ...]
     MAX_ENTRY_BYTES: int
     STATUS_HEADER: str | None
     TAG_HEADER: str | None
@@ -177,7 +209,13 @@ def _normalise(key: str, value: Any) -> object:
     # Only called with values that passed validation (or defaults), so the shapes are known.
     if key == "STATUS_CODES":
         return frozenset(value)
-    if key in ("BYPASS_COOKIES", "IGNORED_QUERY_PARAMS", "MODELS"):
+    if key in (
+        "BYPASS_COOKIES",
+        "IGNORED_QUERY_PARAMS",
+        "IGNORED_COOKIES",
+        "VARY_ON_REQUEST",
+        "MODELS",
+    ):
         return tuple(value)
     if key == "LOCK_TIMEOUT":
         return float(value)

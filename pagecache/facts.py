@@ -12,12 +12,15 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings as django_settings
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.encoding import escape_uri_path
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
 
 from . import keys, policy
 from .conf import on_reload, settings
@@ -108,12 +111,21 @@ class PageRequest:
     def header(self, name: str) -> str | None:
         return header(self.environ, name)
 
+    def keyed_header(self, name: str) -> str | None:
+        """A request header as a ``Vary`` key part: ``Cookie`` without the ignored cookies."""
+        if name == "cookie":
+            return policy.keyed_cookies(self.header("cookie"), settings.IGNORED_COOKIES)
+        return self.header(name)
 
-def page_request(environ: Environ, script_name: str, path_info: str) -> PageRequest | str:
+
+def page_request(
+    environ: Environ, script_name: str, path_info: str, request: HttpRequest | None = None
+) -> PageRequest | str:
     """The request's page key if it may use the page cache, else the reason it may not.
 
     ``script_name`` and ``path_info`` are Django's split of ``request.path`` (decoded): the
-    script prefix without its trailing slash, and the path below it.
+    script prefix without its trailing slash, and the path below it. ``request`` is the
+    ``HttpRequest`` when there is one already (``VARY_ON_REQUEST`` callables need one).
     """
     method = str(environ.get("REQUEST_METHOD", "")).upper()
     cookie_header = environ.get("HTTP_COOKIE")
@@ -138,5 +150,67 @@ def page_request(environ: Environ, script_name: str, path_info: str) -> PageRequ
         _escaped(path_info),
         policy.normalize_query(str(environ.get("QUERY_STRING", "")), settings.IGNORED_QUERY_PARAMS),
         _escaped(script_name) if script_name else "",
+        language=active_language(environ, path_info),
+        varied=varied_on_request(environ, request),
     )
     return PageRequest(method, base_key, environ)
+
+
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+
+
+class _LanguageRequest:
+    """What Django's ``get_language_from_request`` reads of a request, from an environ."""
+
+    def __init__(self, environ: Environ, path_info: str) -> None:
+        self.path_info = path_info
+        self.META = environ
+        cookie_header = environ.get("HTTP_COOKIE")
+        self.COOKIES = parse_cookie(cookie_header) if cookie_header else {}
+
+
+def active_language(environ: Environ, path_info: str) -> str | None:
+    """The language ``LocaleMiddleware`` will activate for this request (the
+    ``i18n_patterns`` prefix, the language cookie, ``Accept-Language``, as it decides), or
+    ``None`` when the site does not use it."""
+    if not django_settings.USE_I18N or LOCALE_MIDDLEWARE not in django_settings.MIDDLEWARE:
+        return None
+    from django.conf.urls.i18n import is_language_prefix_patterns_used
+    from django.utils import translation
+
+    patterns_used, prefixed_default = is_language_prefix_patterns_used(
+        django_settings.ROOT_URLCONF
+    )
+    shim = _LanguageRequest(environ, path_info)
+    language = translation.get_language_from_request(shim, check_path=patterns_used)  # type: ignore[arg-type]
+    if patterns_used and not prefixed_default and not translation.get_language_from_path(path_info):
+        language = django_settings.LANGUAGE_CODE
+    return str(language)
+
+
+def varied_on_request(environ: Environ, request: HttpRequest | None) -> list[str]:
+    """The results of the ``VARY_ON_REQUEST`` callables for this request."""
+    if not settings.VARY_ON_REQUEST:
+        return []
+    if request is None:
+        from django.core.handlers.wsgi import WSGIRequest
+
+        request = WSGIRequest(dict(environ))  # the WSGI fast path: built only when needed
+    return [str(_callable(path)(request)) for path in settings.VARY_ON_REQUEST]
+
+
+_callables: dict[str, Any] = {}
+
+
+def _callable(path: str) -> Any:
+    found = _callables.get(path)
+    if found is None:
+        from django.utils.module_loading import import_string
+
+        found = _callables[path] = import_string(path)
+    return found
+
+
+@on_reload
+def _forget_callables() -> None:
+    _callables.clear()

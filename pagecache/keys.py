@@ -27,22 +27,37 @@ def _digest(text: str, size: int = 32) -> str:
 
 
 def page_key(
-    prefix: str, scheme: str, host: str, path: str, query: str, script_name: str = ""
+    prefix: str,
+    scheme: str,
+    host: str,
+    path: str,
+    query: str,
+    script_name: str = "",
+    *,
+    language: str | None = None,
+    varied: Sequence[str] = (),
 ) -> str:
     """The key of a page before ``Vary`` is applied.
 
     ``path`` is the escaped path below ``script_name`` (the escaped ``SCRIPT_NAME``, without
     its trailing slash); the two stay apart, so two splits of one URL (two applications)
-    never share a key.
+    never share a key. ``language`` is the active language (with ``LocaleMiddleware``),
+    ``varied`` the results of ``VARY_ON_REQUEST``.
 
     >>> page_key("pc", "https", "example.com", "/blog/", "page=2")
     'pc:p1:https://example.com/blog/?page=2'
     >>> page_key("pc", "https", "example.com", "/blog/", "", script_name="/shop")
     'pc:p1:https://example.com/shop|/blog/'
+    >>> page_key("pc", "https", "example.com", "/", "", language="de")
+    'pc:p1:https://example.com/|l=de'
     """
     url = f"{scheme}://{host}{script_name}|{path}" if script_name else f"{scheme}://{host}{path}"
     if query:
         url = f"{url}?{query}"
+    if language:
+        url = f"{url}|l={language}"  # a language code is a token: nothing to escape
+    if varied:
+        url = f"{url}|r:{_digest(_join(varied), 16)}"
     if len(url) > MAX_READABLE:
         # Its own kind of key ("h"): a short URL cannot spell this head + digest.
         return f"{prefix}:p{FORMAT}h:{url[: MAX_READABLE - 40]}~{_digest(url)}"

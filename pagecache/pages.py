@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.http import HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase, QueryDict
+from django.http.cookie import parse_cookie
 from django.utils.encoding import escape_uri_path
 
 from . import access, facts, keys, policy
@@ -49,7 +50,9 @@ def serve(
     """
     state = render_state(request)
     path_info = request.path_info
-    page = facts.page_request(request.META, request.path.removesuffix(path_info), path_info)
+    script_name = request.path.removesuffix(path_info)
+    page = facts.page_request(request.META, script_name, path_info, request)
+    remove_unkeyed_input(request)
     if isinstance(page, str):
         logger.debug("pagecache: bypass %s: %s", request.path, page)
         if state.start is None:
@@ -90,7 +93,25 @@ def variant_key(page: facts.PageRequest, names: tuple[str, ...]) -> str:
     """The key of the page's variant for these ``Vary`` header names."""
     if not names:
         return page.base_key
-    return keys.variant_key(page.base_key, names, policy.vary_values(names, page.header))
+    return keys.variant_key(page.base_key, names, policy.vary_values(names, page.keyed_header))
+
+
+def remove_unkeyed_input(request: HttpRequest) -> None:
+    """Take ignored query parameters and cookies out of the request before the view runs
+    (as Varnish and CDNs strip them): what is not in the key must not shape a page others
+    are served — a canonical link, say, reflecting ``?utm_source=<script>``."""
+    query = request.META.get("QUERY_STRING", "")
+    if query and settings.IGNORED_QUERY_PARAMS:
+        kept = policy.strip_query(query, settings.IGNORED_QUERY_PARAMS)
+        if kept != query:
+            request.META["QUERY_STRING"] = kept
+            request.GET = QueryDict(kept, encoding=request.encoding)
+    cookies = request.META.get("HTTP_COOKIE")
+    if cookies and settings.IGNORED_COOKIES:
+        kept = policy.strip_cookies(cookies, settings.IGNORED_COOKIES)
+        if kept != cookies:
+            request.META["HTTP_COOKIE"] = kept
+            request.COOKIES = parse_cookie(kept)
 
 
 def obtain(page: facts.PageRequest, *, lock: bool = True) -> Outcome:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, unquote_plus, urlencode
 
 from django.utils.http import parse_etags, parse_http_date_safe
 
@@ -104,6 +104,50 @@ def vary_values(
     """The request's values for the ``Vary`` header names (``None`` for a missing header:
     it differs from an empty one)."""
     return [get_header(name) for name in names]
+
+
+def strip_query(query_string: str, ignored_patterns: Sequence[str]) -> str:
+    """The query string without its ignored parameters, the rest untouched (order, encoding).
+
+    >>> strip_query("b=2&utm_source=x&a=%C3%A9", ["utm_*"])
+    'b=2&a=%C3%A9'
+    """
+    kept = [part for part in query_string.split("&") if not _ignored_param(part, ignored_patterns)]
+    return "&".join(kept)
+
+
+def _ignored_param(part: str, patterns: Sequence[str]) -> bool:
+    name = unquote_plus(part.split("=", 1)[0])
+    return any(fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def strip_cookies(cookie_header: str, ignored_patterns: Sequence[str]) -> str:
+    """The ``Cookie`` header without the ignored cookies, the rest untouched.
+
+    >>> strip_cookies("_ga=GA1.1; theme=dark; _gid=x", ["_ga*", "_gid"])
+    'theme=dark'
+    """
+    kept = [
+        part.strip()
+        for part in cookie_header.split(";")
+        if part.strip()
+        and not any(fnmatchcase(part.split("=", 1)[0].strip(), p) for p in ignored_patterns)
+    ]
+    return "; ".join(kept)
+
+
+def keyed_cookies(cookie_header: str | None, ignored_patterns: Sequence[str]) -> str | None:
+    """What a ``Vary: Cookie`` page is keyed on: the cookies that are not ignored, sorted
+    by name (order in the header carries no meaning); ``None`` when none is left — the view
+    saw no cookie then, as for a visitor without any.
+
+    >>> keyed_cookies("theme=dark; _ga=GA1.1; lang=de", ["_ga*"])
+    'lang=de; theme=dark'
+    >>> keyed_cookies("_ga=GA1.1", ["_ga*"]) is None
+    True
+    """
+    kept = strip_cookies(cookie_header or "", ignored_patterns)
+    return "; ".join(sorted(kept.split("; "))) if kept else None
 
 
 # -- responses ------------------------------------------------------------------------------

@@ -65,6 +65,38 @@ def bad_vary(request):
     return response
 
 
+def language(request):
+    from django.utils import translation
+
+    counted("language")
+    return HttpResponse(f"language={translation.get_language()}")
+
+
+def reflect(request):
+    """Writes what a canonical link or an analytics snippet would: the full path, the
+    query and the cookie names it saw."""
+    counted("reflect")
+    cookies = ",".join(sorted(request.COOKIES))
+    return HttpResponse(f"{request.get_full_path()} {dict(request.GET)} cookies={cookies}")
+
+
+def vary_cookie(request):
+    counted("vary_cookie")
+    response = HttpResponse(f"cookies={','.join(sorted(request.COOKIES))}")
+    patch_vary_headers(response, ["Cookie"])
+    return response
+
+
+def time_zone_of(request):
+    """A VARY_ON_REQUEST callable: the visitor's time zone from a cookie of the site's."""
+    return request.COOKIES.get("tz", "UTC")
+
+
+def in_time_zone(request):
+    counted("tz")
+    return HttpResponse(f"tz={time_zone_of(request)}")
+
+
 def by_host(request):
     counted("host")
     return HttpResponse(f"host={request.get_host()}")
@@ -172,6 +204,10 @@ urlpatterns = [
     path("other/", other),
     path("lang/", by_language),
     path("host/", by_host),
+    path("language/", language),
+    path("reflect/", reflect),
+    path("vary-cookie/", vary_cookie),
+    path("tz/", in_time_zone),
     path("bad-vary/", bad_vary),
     path("status/<int:code>/", status),
     path("streaming/", streaming),

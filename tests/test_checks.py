@@ -20,6 +20,7 @@ ALL_CHECKS = [
     checks.check_cache_alias,
     checks.check_middleware_first,
     checks.check_cache_is_shared,
+    checks.check_vary_on_request,
 ]
 
 REDIS_CACHES = {
@@ -115,6 +116,21 @@ def test_bad_caches_setting_does_not_crash(caches, monkeypatch):
     ids = [m.id for m in checks.check_cache_alias(None)]
     assert ids == ([] if isinstance(caches, dict) else ["pagecache.E003"])
     assert checks.check_cache_is_shared(None) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"),
+    [
+        ("tests.pages_urls.no_such_function", "does not define"),
+        ("tests.pages_urls.RENDERS", "not callable"),
+    ],
+)
+def test_e005_vary_on_request_not_a_callable(path, problem):
+    good = "tests.pages_urls.time_zone_of"
+    with override_settings(PAGECACHE={"VARY_ON_REQUEST": [good, path]}):
+        (message,) = checks.check_vary_on_request()
+    assert message.id == "pagecache.E005"
+    assert path in message.msg and problem in message.msg
 
 
 def test_w001_middleware_not_first():

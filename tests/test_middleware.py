@@ -343,3 +343,52 @@ def test_reasons_are_logged_at_debug(client, caplog):
         client.get("/cookie/")
     assert "pagecache: bypass /other/: method is not GET or HEAD" in caplog.text
     assert "pagecache: not storing /cookie/: response sets a cookie" in caplog.text
+
+
+# -- nothing unkeyed shapes a stored page (SPEC §4) ----------------------------------------
+
+LOCALE = [*MIDDLEWARE[:2], "django.middleware.locale.LocaleMiddleware", *MIDDLEWARE[2:]]
+
+
+@override_settings(
+    MIDDLEWARE=LOCALE, USE_I18N=True, LANGUAGES=[("en", "English"), ("de", "German")]
+)
+def test_the_language_cookie_never_serves_one_language_to_another(client):
+    assert client.get("/language/", HTTP_ACCEPT_LANGUAGE="en").content == b"language=en"
+    client.cookies["django_language"] = "de"  # what Django's set_language view sets
+    german = client.get("/language/", HTTP_ACCEPT_LANGUAGE="en")
+    assert (german["X-Cache"], german.content) == ("MISS", b"language=de")
+    assert client.get("/language/", HTTP_ACCEPT_LANGUAGE="en")["X-Cache"] == "HIT"
+    del client.cookies["django_language"]
+    english = client.get("/language/", HTTP_ACCEPT_LANGUAGE="en")
+    assert (english["X-Cache"], english.content) == ("HIT", b"language=en")
+
+
+def test_ignored_query_parameters_never_reach_the_view(client):
+    poisoned = client.get("/reflect/?utm_source=%3Cscript%3E&page=2")
+    assert b"script" not in poisoned.content and b"utm" not in poisoned.content
+    assert poisoned.content.startswith(b"/reflect/?page=2 {'page': ['2']}")
+    assert client.get("/reflect/?page=2")["X-Cache"] == "HIT"
+
+
+def test_analytics_cookies_never_reach_the_view_nor_split_the_cache(client):
+    for n in range(5):
+        client.cookies["_ga"] = f"GA1.2.{n}"
+        client.cookies["_gid"] = f"x{n}"
+        response = client.get("/vary-cookie/")
+        assert response.content == b"cookies="
+    assert RENDERS["vary_cookie"] == 1  # five visitors, one render
+    client.cookies["theme"] = "dark"  # a cookie the site reads is part of the key
+    assert client.get("/vary-cookie/").content == b"cookies=theme"
+    assert RENDERS["vary_cookie"] == 2
+
+
+@override_settings(PAGECACHE={"VARY_ON_REQUEST": ["tests.pages_urls.time_zone_of"]})
+def test_vary_on_request_results_join_the_key(client):
+    assert client.get("/tz/").content == b"tz=UTC"
+    client.cookies["tz"] = "Europe/Berlin"
+    berlin = client.get("/tz/")
+    assert (berlin["X-Cache"], berlin.content) == ("MISS", b"tz=Europe/Berlin")
+    assert client.get("/tz/")["X-Cache"] == "HIT"
+    del client.cookies["tz"]
+    assert client.get("/tz/").content == b"tz=UTC"

@@ -111,6 +111,19 @@ class WSGIClient:
         return self.request("POST", url, **extra)
 
 
+class LazyWSGIHandler:
+    """Django's WSGI handler, built at the first request: it loads MIDDLEWARE once, as the
+    test client does, so a scenario's own settings apply to both drivers."""
+
+    def __init__(self):
+        self.handler = None
+
+    def __call__(self, environ, start_response):
+        if self.handler is None:
+            self.handler = WSGIHandler()
+        return self.handler(environ, start_response)
+
+
 def run_scenario(kind, scenario, redis_server):
     """Run a scenario on a clean cache through one driver; return its transcript."""
     from tests.conftest import reset_pagecache_state
@@ -124,7 +137,7 @@ def run_scenario(kind, scenario, redis_server):
             # CSRF enforced as a real WSGI server would (the test client skips it by default).
             client = Client(enforce_csrf_checks=True)
         else:
-            client = WSGIClient(PageCacheWSGI(WSGIHandler()))
+            client = WSGIClient(PageCacheWSGI(LazyWSGIHandler()))
         transcript = scenario(client)
     return transcript, list(REACHED_DJANGO)
 
@@ -235,6 +248,55 @@ def scenario_vary_missing_or_empty(c):
 
 def scenario_vary_not_a_header(c):
     return [line(c.get("/bad-vary/")), line(c.get("/bad-vary/"))]
+
+
+LOCALE_STACK = [*STACK[:3], "django.middleware.locale.LocaleMiddleware", *STACK[3:]]
+
+
+@override_settings(
+    MIDDLEWARE=LOCALE_STACK, USE_I18N=True, LANGUAGES=[("en", "English"), ("de", "German")]
+)
+def scenario_language(c):
+    """Django's set_language sets the django_language cookie: a German page is never
+    served to an English visitor (and Accept-Language alone still chooses)."""
+    out = [line(c.get("/language/", HTTP_ACCEPT_LANGUAGE="en"))]
+    c.cookies["django_language"] = "de"
+    out += [line(c.get("/language/", HTTP_ACCEPT_LANGUAGE="en"))] * 1
+    out.append(line(c.get("/language/", HTTP_ACCEPT_LANGUAGE="en")))
+    del c.cookies["django_language"]
+    out.append(line(c.get("/language/", HTTP_ACCEPT_LANGUAGE="en")))
+    out.append(line(c.get("/language/", HTTP_ACCEPT_LANGUAGE="de")))
+    return out
+
+
+def scenario_unkeyed_query(c):
+    return [
+        line(c.get("/reflect/?utm_source=%3Cscript%3E&page=2")),
+        line(c.get("/reflect/?page=2")),
+        line(c.get("/reflect/?page=2&gclid=abc")),
+    ]
+
+
+def scenario_analytics_cookies(c):
+    out = []
+    for n in range(3):
+        c.cookies["_ga"] = f"GA1.2.{n}"
+        c.cookies["_gid"] = f"x{n}"
+        out.append(line(c.get("/vary-cookie/")))
+        out.append(line(c.get("/reflect/")))
+    c.cookies["theme"] = "dark"
+    out.append(line(c.get("/vary-cookie/")))
+    return out
+
+
+@override_settings(PAGECACHE={"VARY_ON_REQUEST": ["tests.pages_urls.time_zone_of"]})
+def scenario_vary_on_request(c):
+    out = [line(c.get("/tz/"))]
+    c.cookies["tz"] = "Europe/Berlin"
+    out += [line(c.get("/tz/")), line(c.get("/tz/"))]
+    del c.cookies["tz"]
+    out.append(line(c.get("/tz/")))
+    return out
 
 
 def scenario_raw_cookie(c):

@@ -11,10 +11,10 @@ from urllib.parse import unquote, urlsplit
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils.encoding import escape_uri_path
+from django.test import RequestFactory
 
 from pagecache import entry as entries
-from pagecache import keys, policy
+from pagecache import facts, pages
 from pagecache.conf import settings
 from pagecache.exceptions import InvalidTag, PurgeError, StoreUnavailable
 from pagecache.purge import purge_tags
@@ -123,21 +123,25 @@ class Command(BaseCommand):
             name, sep, value = line.partition(":")
             if not sep or not name.strip():
                 raise CommandError(f"A header must look like 'Name: value', not {line!r}")
-            headers[name.strip().lower()] = value.strip()
-        base = keys.page_key(
-            settings.KEY_PREFIX,
-            parts.scheme,
-            parts.netloc.lower(),
-            escape_uri_path(unquote(parts.path or "/")),
-            policy.normalize_query(parts.query, settings.IGNORED_QUERY_PARAMS),
+            headers["HTTP_" + name.strip().upper().replace("-", "_")] = value.strip()
+        # The request a browser would send, keyed exactly as the middleware keys it
+        # (language, VARY_ON_REQUEST and ignored cookies included).
+        path = unquote(parts.path or "/")
+        environ: dict[str, Any] = {"HTTP_HOST": parts.netloc.lower(), **headers}
+        factory = RequestFactory(**environ)
+        request = factory.get(
+            path + (f"?{parts.query}" if parts.query else ""), secure=parts.scheme == "https"
         )
+        page = facts.page_request(request.META, "", path, request)
+        if isinstance(page, str):
+            raise CommandError(f"This request does not use the page cache: {page}")
         store = get_store()
-        found = store.lookup(base)
-        key = base
+        found = store.lookup(page.base_key)
+        key = page.base_key
         if found.state is State.VARY and found.value is not None:
             names = entries.loads_vary(found.value) or ()
             self.stdout.write(f"vary:     {', '.join(names)} (choose a variant with -H)")
-            key = keys.variant_key(base, names, policy.vary_values(names, headers.get))
+            key = pages.variant_key(page, names)
             found = store.lookup(key)
         self.stdout.write(f"key:      {key}")
         stored = entries.loads(found.value) if found.value is not None else None
