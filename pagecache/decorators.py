@@ -2,6 +2,10 @@
 
 Under the middleware they only annotate the request's render state (the middleware
 stores the page); without the middleware ``@cache_page`` drives the same flow itself.
+
+Both keep an ``async def`` view a coroutine function, as Django's own decorators do, and
+both raise a ``TypeError`` naming the mistake when put on a class-based view's method
+without ``method_decorator`` (they would receive ``self`` where the request belongs).
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+
 from .pages import serve
 from .tags import normalize_tags, render_state
 
 if TYPE_CHECKING:
-    from django.http import HttpRequest, HttpResponseBase
+    from .tags import RenderState
 
 View = TypeVar("View", bound=Callable[..., Any])
 TagSource = Iterable[object] | str | Callable[..., Iterable[object]]
@@ -29,6 +36,25 @@ def _check_seconds(name: str, value: int | None, minimum: int) -> None:
         )
 
 
+def _request_of(decorator: str, view: Callable[..., Any], request: object) -> HttpRequest:
+    if not isinstance(request, HttpRequest):
+        raise TypeError(
+            f"@pagecache.{decorator} on {view.__qualname__} didn't receive an HttpRequest "
+            f"(it got {type(request).__name__}). On a class-based view's method, use "
+            f"@method_decorator(pagecache.{decorator}) instead."
+        )
+    return request
+
+
+def _response_of(view: Callable[..., Any], response: object) -> HttpResponseBase:
+    if not isinstance(response, HttpResponseBase):
+        raise TypeError(
+            f"The view {view.__module__}.{view.__qualname__} didn't return an HttpResponse "
+            f"object. It returned {type(response).__name__} instead."
+        )
+    return response
+
+
 def cache_page(
     ttl: int | None = None, stale_ttl: int | None = None, tags: TagSource = ()
 ) -> Callable[[View], View]:
@@ -41,18 +67,44 @@ def cache_page(
     _check_seconds("stale_ttl", stale_ttl, 0)
     fixed = () if callable(tags) else normalize_tags([tags])
 
+    def annotate(request: HttpRequest, args: Any, kwargs: Any) -> RenderState:
+        state = render_state(request)
+        state.ttl, state.stale_ttl = ttl, stale_ttl
+        state.add(fixed)
+        if callable(tags):
+            state.add(normalize_tags([tags(request, *args, **kwargs)]))
+        return state
+
     def decorator(view: View) -> View:
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def async_wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+                state = annotate(_request_of("cache_page", view, request), args, kwargs)
+                if state.handled:
+                    return _response_of(view, await view(request, *args, **kwargs))
+                state.handled = True
+                # The page flow is sync for now: run it in a thread, the view in the loop.
+                sync_view = async_to_sync(view)
+                return await sync_to_async(serve)(
+                    request,
+                    lambda req: _response_of(view, sync_view(req, *args, **kwargs)),
+                    outermost=False,
+                )
+
+            return async_wrapper  # type: ignore[return-value]
+
         @wraps(view)
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            state = render_state(request)
-            state.ttl, state.stale_ttl = ttl, stale_ttl
-            state.add(fixed)
-            if callable(tags):
-                state.add(normalize_tags([tags(request, *args, **kwargs)]))
+        def wrapper(request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            state = annotate(_request_of("cache_page", view, request), args, kwargs)
             if state.handled:
-                return view(request, *args, **kwargs)  # type: ignore[no-any-return]
+                return _response_of(view, view(request, *args, **kwargs))
             state.handled = True
-            return serve(request, lambda req: view(req, *args, **kwargs), outermost=False)
+            return serve(
+                request,
+                lambda req: _response_of(view, view(req, *args, **kwargs)),
+                outermost=False,
+            )
 
         return wrapper  # type: ignore[return-value]
 
@@ -61,10 +113,18 @@ def cache_page(
 
 def exempt(view: View) -> View:
     """Keep a view out of the page cache without touching its headers."""
+    if iscoroutinefunction(view):
+
+        @wraps(view)
+        async def async_wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+            render_state(_request_of("exempt", view, request)).exempt = True
+            return await view(request, *args, **kwargs)
+
+        return async_wrapper  # type: ignore[return-value]
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        render_state(request).exempt = True
+    def wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
+        render_state(_request_of("exempt", view, request)).exempt = True
         return view(request, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

@@ -9,6 +9,8 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
 from django.urls import path
 from django.utils.cache import patch_vary_headers
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.cache import cache_control, never_cache
 
 import pagecache
@@ -95,6 +97,38 @@ def time_zone_of(request):
 def in_time_zone(request):
     counted("tz")
     return HttpResponse(f"tz={time_zone_of(request)}")
+
+
+@pagecache.cache_page(ttl=60, tags=["async"])
+async def async_cached(request):
+    n = counted("async_cached")
+    return HttpResponse(f"async render {n}")
+
+
+@pagecache.exempt
+async def async_exempt(request):
+    n = counted("async_exempt")
+    return HttpResponse(f"async exempt {n}")
+
+
+class UndecoratedMethod(View):
+    """A decorator put on a method without method_decorator: a mistake to name."""
+
+    @pagecache.exempt
+    def get(self, request):
+        return HttpResponse("never")
+
+
+class DecoratedMethod(View):
+    @method_decorator(pagecache.cache_page(ttl=60))
+    def get(self, request):
+        n = counted("method")
+        return HttpResponse(f"method render {n}")
+
+
+@pagecache.cache_page()
+def not_a_response(request):
+    return "<p>a string</p>"
 
 
 def by_host(request):
@@ -204,6 +238,11 @@ urlpatterns = [
     path("other/", other),
     path("lang/", by_language),
     path("host/", by_host),
+    path("async-cached/", async_cached),
+    path("async-exempt/", async_exempt),
+    path("undecorated-method/", UndecoratedMethod.as_view()),
+    path("decorated-method/", DecoratedMethod.as_view()),
+    path("not-a-response/", not_a_response),
     path("language/", language),
     path("reflect/", reflect),
     path("vary-cookie/", vary_cookie),
