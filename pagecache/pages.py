@@ -265,6 +265,7 @@ def _store(
         body_length=len(body),
         status_codes=settings.STATUS_CODES,
         max_entry_bytes=settings.MAX_ENTRY_BYTES,
+        debug_toolbar=policy.DEBUG_TOOLBAR_MARKUP in body,
     )
     if not decision:
         logger.debug("pagecache: not storing %s: %s", request.path, decision.reason)

@@ -176,6 +176,7 @@ def response_storability(
     body_length: int,
     status_codes: Container[int],
     max_entry_bytes: int,
+    debug_toolbar: bool = False,
 ) -> Decision:
     """May this rendered response be stored? (SPEC §4)
 
@@ -207,7 +208,16 @@ def response_storability(
         return Decision(False, "CSRF token was used while rendering")
     if body_length > max_entry_bytes:
         return Decision(False, "body is larger than MAX_ENTRY_BYTES")
+    # Its panel shows one visitor's request, SQL and settings: never someone else's page.
+    if debug_toolbar:
+        return Decision(False, "django-debug-toolbar's panel is in the body")
     return YES
+
+
+#: What django-debug-toolbar injects into the pages it shows its panel on.
+DEBUG_TOOLBAR_MARKUP = b'id="djDebug"'
+
+
 
 
 # -- conditional requests on a hit ----------------------------------------------------------

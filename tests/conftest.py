@@ -21,6 +21,9 @@ from tests.redis_harness import RedisServer
 
 FLUSH_PATTERNS = ("pc:*", "pctest:*")
 
+#: Imported only with django-debug-toolbar installed as an app (its test turns it on).
+collect_ignore = ["toolbar_urls.py"]
+
 
 class ExternalRedis:
     """The server named by ``REDIS_URL``: shared, so it is never stopped or FLUSHALLed."""

@@ -135,3 +135,4 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 USE_TZ = True
+STATIC_URL = "/static/"  # for tests that install django.contrib.staticfiles (the toolbar)
