@@ -84,6 +84,10 @@ def lookup(
         found = store.lookup(key, lock_token, lock_ms, known_id)
     except StoreUnavailable as exc:
         failed("lookup", exc)
+        if lock_token:
+            # A stalled Redis (DEBUG SLEEP, a paused process) runs the lookup once it wakes,
+            # after we gave up on it: the lock may be taken in our name. Release it then.
+            release_later(key, lock_token)
         return None
     breaker.succeeded()
     clock.saw(found.clock)

@@ -33,7 +33,7 @@ from django.db import connections
 
 from . import clock, outbox
 from .exceptions import PurgeError, StoreUnavailable
-from .health import log_failure
+from .health import breaker, log_failure
 from .signals import tags_purged
 from .store import get_store
 from .tags import normalize_tags
@@ -109,7 +109,10 @@ def _deliver(purge: Purge, raise_errors: bool) -> None:
     """Send the caller's own purge (retrying briefly), settle it, or keep it for later."""
     with _lock:
         _pending.append(purge)
-    for delay in (0.0, *RETRY_DELAYS):
+    # The cache failed within the last second: trying now would only make the caller (a
+    # write, usually) wait for timeouts. Keep and record it; the deliverer retries at once.
+    attempts = (0.0, *RETRY_DELAYS) if breaker.allows() else ()
+    for delay in attempts:
         if delay:
             time.sleep(delay)
         if _send([purge]):
@@ -152,7 +155,9 @@ def _send(batch: list[Purge]) -> bool:
                 clock.saw(store.purge(tags, soft))
     except StoreUnavailable as exc:
         logger.debug("pagecache: purge attempt failed: %s", exc)
+        breaker.failed()
         return False
+    breaker.succeeded()
     with _lock:
         # Purges pended while we sent stay: they came later and must be sent again.
         _pending[:] = [p for p in _pending if all(p is not sent for sent in batch)]

@@ -25,6 +25,8 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import pagecache
 from pagecache import deliverer, health, keys, purge
@@ -318,3 +320,60 @@ def test_the_deliver_command_says_so_when_the_cache_is_unreachable(site):
         with pytest.raises(CommandError, match="unreachable"):
             _call("deliver")
         assert PurgeRecord.objects.count() == 1
+
+
+def test_a_lookup_redis_ran_after_it_timed_out_leaves_no_lock_behind(
+    private_cache,
+    waiters,  # noqa: F811
+):
+    """A stalled Redis (DEBUG SLEEP) runs a lookup after the client gave up on it, taking
+    the render lock in that request's name; the request must release it once Redis wakes."""
+    server = private_cache("--enable-debug-command", "yes")
+    with override_settings(
+        CACHES=redis_caches(server.url, timeout=0.3),
+        ROOT_URLCONF="tests.freshness_site",
+        MIDDLEWARE=MIDDLEWARE,
+    ):
+        redis = server.client()
+        Client().get("/short/")  # this thread's lookup connection is open and accepted
+        sleeper = threading.Thread(
+            target=lambda: server.client().execute_command("DEBUG", "SLEEP", 1.5)
+        )
+        sleeper.start()
+        probe = server.client(socket_timeout=0.05, retry=Retry(NoBackoff(), 0))
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # until Redis is asleep (a PING goes unanswered)
+            try:
+                probe.ping()
+            except Exception:
+                break
+        else:
+            pytest.fail("Redis never went to sleep")
+        assert Client().get("/slow/")["X-Cache"] == "MISS"  # its lookup timed out
+        sleeper.join(5)
+        redis.ping()  # awake: the lookup ran now, and took the lock
+        lock = keys.lock_key(keys.page_key("pc", "http", "testserver", "/slow/", ""))
+        deadline = time.monotonic() + 0.3  # the socket timeout
+        while redis.exists(lock) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not redis.exists(lock)
+        health.reset()
+        assert Client().get("/slow/")["X-Cache"] == "MISS"
+        assert not waiters.threads
+
+
+def test_a_purge_while_the_cache_is_known_down_does_not_wait_for_it(paused_redis, monkeypatch):
+    """After a failure, a write's purge is kept and recorded at once instead of paying the
+    socket timeout three times more; the deliverer sends it when Redis answers."""
+    attempts: list[tuple[str, ...]] = []
+    send = purge._send
+    monkeypatch.setattr(purge, "_send", lambda batch: attempts.append(batch[0].tags) or send(batch))
+    deliverer.stop()
+    monkeypatch.setattr(deliverer, "ensure_started", lambda: None)
+    paused_redis.pause(1.0)
+    pagecache.purge_tags("first")  # tried (three times), failed: the breaker opens
+    assert attempts == [("first",)] * 3
+    pagecache.purge_tags("second")  # not tried: kept and recorded straight away
+    assert attempts == [("first",)] * 3
+    assert purge.pending_tags() == {"first": False, "second": False}
+    assert sorted(r.tags for r in PurgeRecord.objects.all()) == ["first", "second"]
