@@ -77,3 +77,11 @@ bench-quick: $(VENV)/.installed-bench
 
 bench-outage: $(VENV)/.installed
 	$(VENV)/bin/python -m bench.outage
+
+# The fault-injection soak (tests/soak/): a realistic site on two gunicorn servers, a private
+# redis-server and a throwaway PostgreSQL database (127.0.0.1:5432), under load, one fault per
+# phase; fails if any response shows content older than a completed purge.
+.PHONY: soak
+
+soak: $(VENV)/.installed
+	$(VENV)/bin/python -m tests.soak.run --duration 180
