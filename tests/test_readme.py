@@ -31,3 +31,34 @@ def test_rendering_snippet_caches_a_fragment_that_a_purge_removes():
     pagecache.purge_tags(Group)
     exec(snippet("rendering"), namespace)
     assert namespace["html"] == "authors, editors"
+
+
+def test_logging_snippet_shows_pagecache_and_keeps_djangos_loggers():
+    import logging
+    import logging.config
+
+    namespace: dict[str, object] = {}
+    exec(snippet("logging"), namespace)
+    django_request = logging.getLogger("django.request")
+    try:
+        logging.config.dictConfig(namespace["LOGGING"])
+        assert not django_request.disabled  # 500 tracebacks still reach the log
+        assert logging.getLogger("pagecache").isEnabledFor(logging.DEBUG)
+    finally:
+        django_request.disabled = False
+        logging.getLogger("pagecache").setLevel(logging.NOTSET)
+        logging.getLogger("pagecache").handlers.clear()
+
+
+@pytest.mark.django_db
+def test_method_decorator_snippet_caches_the_view():
+    from django.test import RequestFactory, override_settings
+
+    namespace: dict[str, object] = {}
+    exec(snippet("method-decorator"), namespace)
+    view = namespace["Archive"].as_view()  # type: ignore[attr-defined]
+    with override_settings(MIDDLEWARE=[]):
+        first = view(RequestFactory().get("/archive/"))
+        second = view(RequestFactory().get("/archive/"))
+    assert first.content == b"the archive"
+    assert second["X-Cache"] == "HIT"
