@@ -5,7 +5,7 @@ an entry is condemned by every purge whose version is newer than its start, so a
 that is too early costs at most one extra miss, and one that is too late serves stale data.
 
 Every lookup and purge reply carries the store's purge clock, which only moves forward.
-The largest value this process has seen is therefore never later than the clock at any
+The last value this process has seen is therefore never later than the clock at any
 moment after it was seen: read when a request arrives, it is a safe start for everything
 that request renders, without a round trip. A page lookup's own clock (read before the
 view runs) is a fresher safe start and replaces it for that request.
@@ -40,7 +40,7 @@ def saw(clock: int) -> None:
 
 
 def latest() -> int:
-    """The largest purge clock this process has seen (0 before the first reply)."""
+    """The last purge clock this process has seen (0 before the first reply)."""
     return _latest
 
 

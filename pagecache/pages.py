@@ -9,7 +9,7 @@ it makes no caching decision of its own beyond asking those modules.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -159,25 +159,8 @@ def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
     assert stored is not None and found is not None
     label = "HIT" if outcome.action is Action.HIT else "STALE"
     age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
-    etag = last_modified = None
-    for name, value in stored.headers:
-        lowered = name.lower()
-        if lowered == "etag":
-            etag = value
-        elif lowered == "last-modified":
-            last_modified = value
-    conditional = None
-    if etag is not None or last_modified is not None:
-        conditional = policy.conditional_status(
-            page.method,
-            if_match=page.header("If-Match"),
-            if_none_match=page.header("If-None-Match"),
-            if_modified_since=page.header("If-Modified-Since"),
-            if_unmodified_since=page.header("If-Unmodified-Since"),
-            etag=etag,
-            last_modified=last_modified,
-            status=stored.status,
-        )
+    conditions = {name: page.header(name) for name in CONDITIONAL_HEADERS}
+    conditional = conditional_status(page.method, conditions, stored.status, stored.headers)
     if conditional == 304:
         headers = [(n, v) for n, v in stored.headers if n.lower() in policy.NOT_MODIFIED_HEADERS]
         parts = HitParts(304, "Not Modified", headers, b"")
@@ -190,6 +173,71 @@ def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
     if settings.STATUS_HEADER:
         parts.headers.append((settings.STATUS_HEADER, label))
     return parts
+
+
+#: Request headers that make a response conditional (RFC 9110 §13.1).
+CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
+
+
+def conditional_status(
+    method: str,
+    conditions: Mapping[str, str | None],
+    status: int,
+    headers: Iterable[tuple[str, str]],
+) -> int | None:
+    """304 or 412 for a full response and a request's conditional headers, else None."""
+    etag = last_modified = None
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "etag":
+            etag = value
+        elif lowered == "last-modified":
+            last_modified = value
+    if etag is None and last_modified is None:
+        return None
+    return policy.conditional_status(
+        method,
+        if_match=conditions.get("If-Match"),
+        if_none_match=conditions.get("If-None-Match"),
+        if_modified_since=conditions.get("If-Modified-Since"),
+        if_unmodified_since=conditions.get("If-Unmodified-Since"),
+        etag=etag,
+        last_modified=last_modified,
+        status=status,
+    )
+
+
+def _withhold_conditions(request: HttpRequest) -> dict[str, str | None]:
+    """Take the conditional headers out of a request that renders a page to store: the
+    view must produce the full page (a 304 cannot be stored, and would leave the old
+    copy stale); the client's conditions are answered from it afterwards, as Varnish does."""
+    withheld: dict[str, str | None] = {}
+    for name in CONDITIONAL_HEADERS:
+        key = "HTTP_" + name.upper().replace("-", "_")
+        if key in request.META:
+            withheld[name] = request.META.pop(key)
+    return withheld
+
+
+def _answer_conditions(
+    request: HttpRequest, response: HttpResponseBase, conditions: Mapping[str, str | None]
+) -> HttpResponseBase:
+    """The response to send for a full ``response`` and the client's withheld conditions."""
+    if not conditions or response.streaming:
+        return response
+    status = conditional_status(
+        request.method or "GET", conditions, response.status_code, response.headers.items()
+    )
+    if status == 304:
+        answer: HttpResponseBase = HttpResponse(status=304)
+        del answer["Content-Type"]
+        for name, value in response.headers.items():
+            if name.lower() in policy.NOT_MODIFIED_HEADERS:
+                answer[name] = value
+        return answer
+    if status == 412:
+        return HttpResponse(status=412)
+    return response
 
 
 def _to_response(parts: HitParts) -> HttpResponse:
@@ -216,6 +264,9 @@ def _render(
     outcome: Outcome,
 ) -> HttpResponseBase:
     lock_key = outcome.key or page.base_key
+    # Only the request that will store the page renders it unconditionally; the others (no
+    # lock, HEAD, @cache_page's unrendered responses) keep their conditions.
+    withheld = _withhold_conditions(request) if outcome.token else {}
     token = current_render.set(state)
     try:
         response = get_response(request)
@@ -224,6 +275,8 @@ def _render(
         raise
     finally:
         current_render.reset(token)
+        for name, value in withheld.items():
+            request.META["HTTP_" + name.upper().replace("-", "_")] = value
     if state.exempt:
         access.release(lock_key, outcome.token, uncacheable=True)
         return _mark(response, "BYPASS")
@@ -237,6 +290,7 @@ def _render(
         )
     else:
         _store(request, response, state, page, start, lock_key, outcome.token)
+        response = _answer_conditions(request, response, withheld)
     return _mark(response, "MISS")
 
 

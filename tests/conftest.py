@@ -206,6 +206,21 @@ def pages_site() -> Iterator[None]:
         yield
 
 
+@pytest.fixture
+def rows_site() -> Iterator[None]:
+    """The freshness test site (tests/freshness_site.py): views read their rows before their
+    templates reach {% cachetag %}; MODELS purges articles."""
+    from tests.freshness_site import GATE, MIDDLEWARE
+
+    with override_settings(
+        ROOT_URLCONF="tests.freshness_site",
+        MIDDLEWARE=MIDDLEWARE,
+        PAGECACHE={"MODELS": ["testapp.article"]},
+    ):
+        yield
+    GATE.disarm()
+
+
 def database_is_postgres() -> bool:
     from django.db import connections
 

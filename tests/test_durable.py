@@ -35,22 +35,12 @@ from pagecache.signals import tags_purged
 from tests.conftest import redis_caches
 from tests.freshness_site import GATE, MIDDLEWARE
 from tests.test_concurrency import waiters  # noqa: F401  (a fixture)
-from tests.test_freshness import titles
+from tests.test_freshness import HOOKED, titles
 from tests.testapp.models import Article
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parent.parent
-HOOKED = {"MODELS": ["testapp.article"]}
-
-
-@pytest.fixture
-def site() -> Iterator[None]:
-    with override_settings(
-        ROOT_URLCONF="tests.freshness_site", MIDDLEWARE=MIDDLEWARE, PAGECACHE=HOOKED
-    ):
-        yield
-    GATE.disarm()
 
 
 class Announced:
@@ -80,7 +70,7 @@ def announced() -> Iterator[Announced]:
     tags_purged.disconnect(receiver)
 
 
-def test_tags_purged_is_sent_once_per_purge_inside_a_transaction(site, announced):
+def test_tags_purged_is_sent_once_per_purge_inside_a_transaction(rows_site, announced):
     article = Article.objects.create(title="x")
     announced.calls.clear()
     with transaction.atomic():
@@ -92,7 +82,7 @@ def test_tags_purged_is_sent_once_per_purge_inside_a_transaction(site, announced
     assert PurgeRecord.objects.count() == 0  # delivered at commit: its record is gone
 
 
-def test_a_rolled_back_transaction_leaves_no_record_and_no_announcement(site, announced):
+def test_a_rolled_back_transaction_leaves_no_record_and_no_announcement(rows_site, announced):
     with pytest.raises(ZeroDivisionError), transaction.atomic():
         pagecache.purge_tags("never")
         assert PurgeRecord.objects.count() == 1  # written in the transaction
@@ -101,7 +91,7 @@ def test_a_rolled_back_transaction_leaves_no_record_and_no_announcement(site, an
     assert announced.calls == []
 
 
-def test_a_process_dying_between_commit_and_purge_loses_nothing(site, announced):
+def test_a_process_dying_between_commit_and_purge_loses_nothing(rows_site, announced):
     """The writer commits and dies before its on-commit purge; meanwhile a reader cached
     the old rows after the first purge. The record, committed with the data, is delivered
     by another process's deliverer and the reader's page is purged."""
@@ -161,7 +151,7 @@ def test_a_purge_that_cannot_reach_redis_is_delivered_within_a_second_of_its_ret
     assert titles(client.get("/articles/").content.decode()) == {"new"}
 
 
-def test_a_hit_makes_no_database_query(site):
+def test_a_hit_makes_no_database_query(rows_site):
     Article.objects.create(title="x")
     client = Client()
     client.get("/articles/")
@@ -171,7 +161,7 @@ def test_a_hit_makes_no_database_query(site):
     assert queries.captured_queries == []
 
 
-def test_the_deliver_command_delivers_recorded_purges(site, announced):
+def test_the_deliver_command_delivers_recorded_purges(rows_site, announced):
     client = Client()
     tag = f"testapp.article:{Article.objects.create(title='x').pk}"
     client.get("/articles/")
@@ -276,7 +266,7 @@ def test_durable_records_on_each_database_engine(engine, redis_server):
 # -- the read path never waits, queries or announces for pending purges --------------------
 
 
-def test_a_read_never_waits_for_another_threads_flush(site):
+def test_a_read_never_waits_for_another_threads_flush(rows_site):
     purge._pending.append(purge.Purge(("queued",), False))
     assert purge._flush_lock.acquire()  # another thread is flushing (Redis slow, say)
     try:
@@ -291,7 +281,7 @@ def test_a_read_never_waits_for_another_threads_flush(site):
 
 
 def test_a_read_sends_pending_purges_but_leaves_records_and_receivers_to_the_deliverer(
-    site, announced, monkeypatch
+    rows_site, announced, monkeypatch
 ):
     record = purge.outbox.record("default", ["late"], False)
     assert record is not None
@@ -311,7 +301,7 @@ def test_a_read_sends_pending_purges_but_leaves_records_and_receivers_to_the_del
     assert announced.calls == [(("late",), False)]
 
 
-def test_the_deliver_command_says_so_when_the_cache_is_unreachable(site):
+def test_the_deliver_command_says_so_when_the_cache_is_unreachable(rows_site):
     from django.core.management.base import CommandError
 
     PurgeRecord.objects.create(tags="x", soft=False)

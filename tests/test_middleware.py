@@ -392,3 +392,24 @@ def test_vary_on_request_results_join_the_key(client):
     assert client.get("/tz/")["X-Cache"] == "HIT"
     del client.cookies["tz"]
     assert client.get("/tz/").content == b"tz=UTC"
+
+
+@override_settings(
+    MIDDLEWARE=[MIDDLEWARE[0], "django.middleware.http.ConditionalGetMiddleware", *MIDDLEWARE[1:]]
+)
+def test_a_conditional_request_at_expiry_refreshes_the_page_and_gets_its_304(
+    client, redis_server
+):
+    """The request that re-renders an expired page renders it whole (a 304 cannot be
+    stored) and gets its 304 from the fresh page: the page does not stay stale."""
+    first = client.get("/page/")
+    etag = first["ETag"]
+    key = keys.page_key("pc", "http", "testserver", "/page/", "")
+    redis_server.client().pexpire(key, 1000)  # past its TTL, inside its stale window
+    revalidated = client.get("/page/", HTTP_IF_NONE_MATCH=etag)
+    assert (revalidated.status_code, revalidated["X-Cache"]) == (304, "MISS")
+    assert revalidated["ETag"] == etag and revalidated.content == b""
+    assert RENDERS["page"] == 2  # rendered whole, and stored:
+    fresh = client.get("/page/")
+    assert (fresh.status_code, fresh["X-Cache"]) == (200, "HIT")
+    assert fresh.content.startswith(b"<p>page render 2</p>")
