@@ -62,3 +62,21 @@ def test_method_decorator_snippet_caches_the_view():
         second = view(RequestFactory().get("/archive/"))
     assert first.content == b"the archive"
     assert second["X-Cache"] == "HIT"
+
+
+@pytest.mark.django_db
+def test_fragments_snippet_renders_and_its_tags_are_the_ones_hooks_purge():
+    from django.template import engines
+
+    from tests.testapp.models import Article
+
+    match = re.search(r"<!-- readme-test: fragments -->\n```django\n(.*?)```", README, re.S)
+    assert match
+    template = engines["django"].from_string(match.group(1))
+    article = Article.objects.create(title="Hello")
+    html = template.render({"articles": [article]})
+    assert "<h2>Hello</h2>" in html
+    article.title = "Changed"  # not saved: the teaser is served from the cache
+    assert "<h2>Hello</h2>" in template.render({"articles": [article]})
+    pagecache.purge_tags(article)  # what a save of a hooked Article purges
+    assert "<h2>Changed</h2>" in template.render({"articles": [article]})
