@@ -14,3 +14,4 @@ class PageCacheConfig(AppConfig):
         from . import checks, clock, conf, hooks, signals  # noqa: F401
 
         hooks.connect()
+        clock.listen_for_requests()

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 
-from django.core.signals import request_finished, request_started
-from django.dispatch import receiver
+from django.conf import settings as django_settings
+from django.core.signals import request_started
 
 from .conf import on_reload
 
@@ -63,7 +63,6 @@ def request_arrival(request: object) -> int | None:
     return None
 
 
-@receiver(request_started)
 def _note_arrival(**kwargs: object) -> None:
     if _latest:
         now: int | None = _latest
@@ -77,7 +76,16 @@ def _note_arrival(**kwargs: object) -> None:
         carrier[ARRIVAL_KEY] = now
 
 
-@receiver(request_finished)
-def _forget_arrival(**kwargs: object) -> None:
-    # A thread that serves no request next must not lend this one's start to other work.
-    arrival.set(None)
+@on_reload
+def listen_for_requests() -> None:
+    """Note each request's arrival, unless the middleware does it (it sees every request
+    first, and sets the start itself): a site with it pays nothing per request for this."""
+    from .middleware import MIDDLEWARE_PATH
+
+    if MIDDLEWARE_PATH in django_settings.MIDDLEWARE:
+        request_started.disconnect(dispatch_uid=_RECEIVER)
+    else:
+        request_started.connect(_note_arrival, dispatch_uid=_RECEIVER, weak=False)
+
+
+_RECEIVER = "pagecache.clock.arrival"

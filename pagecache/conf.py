@@ -243,6 +243,8 @@ _RELOAD_ON = frozenset(
         "ALLOWED_HOSTS",
         "DEBUG",
         "USE_X_FORWARDED_HOST",
+        "MIDDLEWARE",
+        "USE_I18N",
     )
 )
 

@@ -173,7 +173,7 @@ def active_language(environ: Environ, path_info: str) -> str | None:
     """The language ``LocaleMiddleware`` will activate for this request (the
     ``i18n_patterns`` prefix, the language cookie, ``Accept-Language``, as it decides), or
     ``None`` when the site does not use it."""
-    if not django_settings.USE_I18N or LOCALE_MIDDLEWARE not in django_settings.MIDDLEWARE:
+    if not _keyed_by_language():
         return None
     from django.conf.urls.i18n import is_language_prefix_patterns_used
     from django.utils import translation
@@ -186,6 +186,24 @@ def active_language(environ: Environ, path_info: str) -> str | None:
     if patterns_used and not prefixed_default and not translation.get_language_from_path(path_info):
         language = django_settings.LANGUAGE_CODE
     return str(language)
+
+
+_language_keyed: bool | None = None
+
+
+def _keyed_by_language() -> bool:
+    global _language_keyed
+    if _language_keyed is None:
+        _language_keyed = bool(
+            django_settings.USE_I18N and LOCALE_MIDDLEWARE in django_settings.MIDDLEWARE
+        )
+    return _language_keyed
+
+
+@on_reload
+def _forget_language_keyed() -> None:
+    global _language_keyed
+    _language_keyed = None
 
 
 def varied_on_request(environ: Environ, request: HttpRequest | None) -> list[str]:

@@ -159,8 +159,7 @@ def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
     assert stored is not None and found is not None
     label = "HIT" if outcome.action is Action.HIT else "STALE"
     age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
-    conditions = {name: page.header(name) for name in CONDITIONAL_HEADERS}
-    conditional = conditional_status(page.method, conditions, stored.status, stored.headers)
+    conditional = conditional_status(page.method, page.header, stored.status, stored.headers)
     if conditional == 304:
         headers = [(n, v) for n, v in stored.headers if n.lower() in policy.NOT_MODIFIED_HEADERS]
         parts = HitParts(304, "Not Modified", headers, b"")
@@ -181,11 +180,12 @@ CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unm
 
 def conditional_status(
     method: str,
-    conditions: Mapping[str, str | None],
+    condition: Callable[[str], str | None],
     status: int,
     headers: Iterable[tuple[str, str]],
 ) -> int | None:
-    """304 or 412 for a full response and a request's conditional headers, else None."""
+    """304 or 412 for a full response and a request's conditional headers (``condition``
+    gives one by name; asked only when the response has validators), else None."""
     etag = last_modified = None
     for name, value in headers:
         lowered = name.lower()
@@ -197,10 +197,10 @@ def conditional_status(
         return None
     return policy.conditional_status(
         method,
-        if_match=conditions.get("If-Match"),
-        if_none_match=conditions.get("If-None-Match"),
-        if_modified_since=conditions.get("If-Modified-Since"),
-        if_unmodified_since=conditions.get("If-Unmodified-Since"),
+        if_match=condition("If-Match"),
+        if_none_match=condition("If-None-Match"),
+        if_modified_since=condition("If-Modified-Since"),
+        if_unmodified_since=condition("If-Unmodified-Since"),
         etag=etag,
         last_modified=last_modified,
         status=status,
@@ -226,7 +226,7 @@ def _answer_conditions(
     if not conditions or response.streaming:
         return response
     status = conditional_status(
-        request.method or "GET", conditions, response.status_code, response.headers.items()
+        request.method or "GET", conditions.get, response.status_code, response.headers.items()
     )
     if status == 304:
         answer: HttpResponseBase = HttpResponse(status=304)
