@@ -12,16 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
 from .pages import serve
-from .tags import normalize_tags, render_state
-
-if TYPE_CHECKING:
-    from .tags import RenderState
+from .tags import HANDLED_ATTR, normalize_tags, render_state
 
 View = TypeVar("View", bound=Callable[..., Any])
 TagSource = Iterable[object] | str | Callable[..., Iterable[object]]
@@ -67,23 +64,22 @@ def cache_page(
     _check_seconds("stale_ttl", stale_ttl, 0)
     fixed = () if callable(tags) else normalize_tags([tags])
 
-    def annotate(request: HttpRequest, args: Any, kwargs: Any) -> RenderState:
+    def annotate(request: HttpRequest, args: Any, kwargs: Any) -> None:
         state = render_state(request)
         state.ttl, state.stale_ttl = ttl, stale_ttl
         state.add(fixed)
         if callable(tags):
             state.add(normalize_tags([tags(request, *args, **kwargs)]))
-        return state
 
     def decorator(view: View) -> View:
         if iscoroutinefunction(view):
 
             @wraps(view)
             async def async_wrapper(request: Any, *args: Any, **kwargs: Any) -> Any:
-                state = annotate(_request_of("cache_page", view, request), args, kwargs)
-                if state.handled:
+                annotate(_request_of("cache_page", view, request), args, kwargs)
+                if getattr(request, HANDLED_ATTR, False):
                     return _response_of(view, await view(request, *args, **kwargs))
-                state.handled = True
+                setattr(request, HANDLED_ATTR, True)
                 # The page flow is sync for now: run it in a thread, the view in the loop.
                 sync_view = async_to_sync(view)
                 return await sync_to_async(serve)(
@@ -96,10 +92,10 @@ def cache_page(
 
         @wraps(view)
         def wrapper(request: Any, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            state = annotate(_request_of("cache_page", view, request), args, kwargs)
-            if state.handled:
+            annotate(_request_of("cache_page", view, request), args, kwargs)
+            if getattr(request, HANDLED_ATTR, False):
                 return _response_of(view, view(request, *args, **kwargs))
-            state.handled = True
+            setattr(request, HANDLED_ATTR, True)
             return serve(
                 request,
                 lambda req: _response_of(view, view(req, *args, **kwargs)),

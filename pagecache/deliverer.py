@@ -19,6 +19,7 @@ child). Under uWSGI, threads need ``enable-threads``.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -51,11 +52,23 @@ _start_lock = threading.Lock()
 
 
 def ensure_started() -> None:
-    """Start this process's deliverer if it is not running (cheap when it is)."""
+    """Start this process's deliverer if it is not running (one comparison when it is:
+    this is on every request's path)."""
+    if _thread is None:
+        _start()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has no deliverer thread (only the forking thread survives a fork).
+    global _thread, _start_lock, _wake
+    _thread, _start_lock, _wake = None, threading.Lock(), threading.Event()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
+
+
+def _start() -> None:
     global _thread, _stop
-    thread = _thread
-    if thread is not None and thread.is_alive():
-        return  # after a fork, the parent's thread is not alive in the child
     with _start_lock:
         if _thread is not None and _thread.is_alive():
             return
@@ -79,7 +92,9 @@ def stop(timeout: float = 5.0) -> None:
 
 def wake() -> None:
     """Work on this process's undelivered work now."""
-    ensure_started()
+    thread = _thread
+    if thread is None or not thread.is_alive():
+        _start()  # never started, or died (it catches everything, but still)
     _wake.set()
 
 

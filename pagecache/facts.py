@@ -88,10 +88,6 @@ def header(environ: Environ, name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _escaped(path: str) -> str:
-    return path if _ALREADY_ESCAPED(path) else escape_uri_path(path)
-
-
 def has_body(environ: Environ) -> bool:
     """Whether the request carries a body (a length above zero, or chunked)."""
     if "HTTP_TRANSFER_ENCODING" in environ:
@@ -147,11 +143,12 @@ def page_request(
         settings.KEY_PREFIX,
         request_scheme,
         valid_host,
-        _escaped(path_info),
+        path_info if _ALREADY_ESCAPED(path_info) else escape_uri_path(path_info),
         policy.normalize_query(str(environ.get("QUERY_STRING", "")), settings.IGNORED_QUERY_PARAMS),
-        _escaped(script_name) if script_name else "",
-        language=active_language(environ, path_info),
-        varied=varied_on_request(environ, request),
+        escape_uri_path(script_name) if script_name else "",
+        # The hit path checks the cheap "not used" cases inline.
+        language=None if _language_keyed is False else active_language(environ, path_info),
+        varied=varied_on_request(environ, request) if settings.VARY_ON_REQUEST else (),
     )
     return PageRequest(method, base_key, environ)
 

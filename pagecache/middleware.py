@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .pages import GetResponse, serve
-from .tags import render_state
+from .tags import HANDLED_ATTR
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase
@@ -30,5 +30,5 @@ class PageCacheMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         # Tell @cache_page below that this request is handled here, cached or bypassed.
-        render_state(request).handled = True
+        setattr(request, HANDLED_ATTR, True)
         return serve(request, self.get_response)

@@ -48,13 +48,13 @@ def serve(
     ``outermost``: called by the middleware, placed first, so nothing read data before the
     page lookup; ``@cache_page`` on its own runs inside other middleware and decorators.
     """
-    state = render_state(request)
     path_info = request.path_info
     script_name = request.path.removesuffix(path_info)
     page = facts.page_request(request.META, script_name, path_info, request)
-    remove_unkeyed_input(request)
     if isinstance(page, str):
         logger.debug("pagecache: bypass %s: %s", request.path, page)
+        state = render_state(request)
+        remove_unkeyed_input(request)
         if state.start is None:
             # Everything this request renders starts no later than now (SPEC §6.2), even
             # when the page itself may not be cached: its fragments are.
@@ -68,7 +68,9 @@ def serve(
 
     outcome = _handed_over(request, page) or obtain(page)
     if outcome.action in (Action.HIT, Action.STALE):
-        return _to_response(hit_parts(page, outcome))
+        return _to_response(hit_parts(page, outcome))  # no view runs: nothing else to do
+    state = render_state(request)
+    remove_unkeyed_input(request)
     if outcome.start is not None:
         if outermost or state.start is None:
             state.start = outcome.start  # read before anything ran: fresher, and as safe

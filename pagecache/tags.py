@@ -97,8 +97,6 @@ class RenderState:
     ttl: int | None = None
     stale_ttl: int | None = None
     exempt: bool = False
-    #: True while pagecache's middleware drives this request (then decorators only annotate).
-    handled: bool = False
 
     def add(self, tags: Iterable[str]) -> None:
         """Tags of this render's own (judged against its start)."""
@@ -145,6 +143,9 @@ class RenderState:
 
 
 _STATE_ATTR = "_pagecache_state"
+#: Set on a request pagecache's middleware (or a ``@cache_page`` on its own) drives: then
+#: the decorators below it only annotate its render state.
+HANDLED_ATTR = "_pagecache_handled"
 
 #: The render in progress in this thread or task, so fragments can bubble their tags to it.
 current_render: ContextVar[RenderState | None] = ContextVar("pagecache_render", default=None)

@@ -43,7 +43,7 @@ def main() -> int:
     announced: list[tuple[str, ...]] = []
     tags_purged.connect(lambda sender, tags, soft, **kw: announced.append(tags), weak=False)
     deliverer.stop()  # this script is the only deliverer here
-    deliverer.ensure_started = lambda: None  # type: ignore[assignment]
+    deliverer._start = lambda: None  # type: ignore[assignment]
     old_config = setup_databases(verbosity=0, interactive=False)
     try:
         with override_settings(CACHES=caches, PAGECACHE={"KEY_PREFIX": prefix}):

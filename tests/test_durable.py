@@ -288,7 +288,7 @@ def test_a_read_sends_pending_purges_but_leaves_records_and_receivers_to_the_del
     purge._pending.append(purge.Purge(("late",), False, [record]))
     deliverer.stop()  # only this thread runs until the deliverer is started again below
     with monkeypatch.context() as held:
-        held.setattr(deliverer, "ensure_started", lambda: None)
+        held.setattr(deliverer, "_start", lambda: None)
         with CaptureQueriesContext(connection) as queries:
             assert Client().get("/slow/")["X-Cache"] == "MISS"
     assert purge.pending_tags() == {}  # sent before anything was read from the cache
@@ -359,7 +359,7 @@ def test_a_purge_while_the_cache_is_known_down_does_not_wait_for_it(paused_redis
     send = purge._send
     monkeypatch.setattr(purge, "_send", lambda batch: attempts.append(batch[0].tags) or send(batch))
     deliverer.stop()
-    monkeypatch.setattr(deliverer, "ensure_started", lambda: None)
+    monkeypatch.setattr(deliverer, "_start", lambda: None)
     paused_redis.pause(1.0)
     pagecache.purge_tags("first")  # tried (three times), failed: the breaker opens
     assert attempts == [("first",)] * 3
