@@ -219,7 +219,9 @@ def markdown(results: dict[str, Any]) -> str:
         "requests, `INFO commandstats`, which on Redis 7 also counts the calls a Lua script "
         'makes). The "commands per request" column above counts top-level commands only '
         "(from `MONITOR`; what a client sends, one round trip each since nothing here "
-        "pipelines on a hit).",
+        "pipelines on a hit). The `SET <prefix>:deliverer NX` that pagecache's background "
+        "deliverer sends twice a second per process, whatever the load, is left out of both: "
+        "it belongs to no request (all the servers share one redis-server).",
         "",
         "| configuration | what | check after warm-up | all Redis calls per request |",
         "|---|---|---|---|",
