@@ -189,6 +189,18 @@ def _call(*args: str) -> str:
 # -- the lock after a fault ----------------------------------------------------------------
 
 
+def assert_released_within_the_socket_timeout(redis, lock: str, waiters) -> None:  # noqa: F811
+    """Once Redis answers again, ``lock`` is gone within the socket timeout (0.3 s here),
+    and the next request for the page renders without waiting for anyone."""
+    deadline = time.monotonic() + 0.3
+    while redis.exists(lock) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not redis.exists(lock)
+    health.reset()  # the next request stands for one in a process whose breaker never opened
+    assert Client().get("/slow/")["X-Cache"] == "MISS"
+    assert not waiters.threads  # nobody waited for a render
+
+
 def test_a_failed_store_releases_its_lock_once_redis_answers(paused_redis, waiters):  # noqa: F811
     """The request holding the page's lock cannot store (Redis paused past the socket
     timeout). Once Redis answers again, the lock is gone within the socket timeout, so the
@@ -204,13 +216,7 @@ def test_a_failed_store_releases_its_lock_once_redis_answers(paused_redis, waite
     GATE.proceed.set()
     holder.join(10)  # its store timed out
     redis.ping()  # Redis answers again
-    deadline = time.monotonic() + 0.3  # the socket timeout
-    while redis.exists(lock) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert not redis.exists(lock)
-    health.reset()
-    assert Client().get("/slow/")["X-Cache"] == "MISS"
-    assert not waiters.threads  # nobody waited for a render
+    assert_released_within_the_socket_timeout(redis, lock, waiters)
 
 
 # -- the record on each database engine ----------------------------------------------------
@@ -343,13 +349,7 @@ def test_a_lookup_redis_ran_after_it_timed_out_leaves_no_lock_behind(
         sleeper.join(5)
         redis.ping()  # awake: the lookup ran now, and took the lock
         lock = keys.lock_key(keys.page_key("pc", "http", "testserver", "/slow/", ""))
-        deadline = time.monotonic() + 0.3  # the socket timeout
-        while redis.exists(lock) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not redis.exists(lock)
-        health.reset()
-        assert Client().get("/slow/")["X-Cache"] == "MISS"
-        assert not waiters.threads
+        assert_released_within_the_socket_timeout(redis, lock, waiters)
 
 
 def test_a_purge_while_the_cache_is_known_down_does_not_wait_for_it(paused_redis, monkeypatch):

@@ -153,7 +153,7 @@ class Command(BaseCommand):
         fresh_left = max(0, found.ttl_left_ms - stored.stale_ttl * 1000) // 1000
         self.stdout.write(f"state:    {found.state.value}")
         self.stdout.write(f"status:   {stored.status} {stored.reason}")
-        self.stdout.write(f"tags:     {' '.join(stored.tags) or '(none)'}")
+        self.stdout.write(f"tags:     {' '.join(stored.all_tags) or '(none)'}")
         self.stdout.write(f"age:      {max(0, window_ms - found.ttl_left_ms) // 1000} s")
         self.stdout.write(
             f"ttl left: {fresh_left} s fresh, then up to {stored.stale_ttl} s stale "
