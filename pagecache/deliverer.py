@@ -26,7 +26,7 @@ import time
 
 from django.db import DatabaseError, connections
 
-from . import clock, keys, outbox, purge
+from . import keys, outbox, purge
 from .conf import settings
 from .exceptions import StoreUnavailable
 from .health import log_failure
@@ -146,11 +146,7 @@ def deliver_recorded() -> int:
                 batch = outbox.recorded(alias)
                 if not batch:
                     break
-                store = get_store()
-                for soft in (False, True):
-                    tags = tuple(dict.fromkeys(t for r in batch if r.soft is soft for t in r.tags))
-                    if tags:
-                        clock.saw(store.purge(tags, soft))
+                purge.send_grouped(get_store(), ((r.tags, r.soft) for r in batch))
                 stuck = False
                 for item in batch:
                     claimed = outbox.claim([item.record])

@@ -26,6 +26,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -35,7 +36,7 @@ from . import clock, outbox
 from .exceptions import PurgeError, StoreUnavailable
 from .health import breaker, log_failure
 from .signals import tags_purged
-from .store import get_store
+from .store import Store, get_store
 from .tags import normalize_tags
 
 logger = logging.getLogger("pagecache")
@@ -145,14 +146,20 @@ def _default_alias() -> str:
     return router.db_for_write(PurgeRecord) or "default"
 
 
+def send_grouped(store: Store, purges: Iterable[tuple[Iterable[str], bool]]) -> None:
+    """Purge ``(tags, soft)`` pairs in ``store``: one round trip for the hard tags, one for
+    the soft ones. Raises ``StoreUnavailable``."""
+    purges = list(purges)
+    for soft in (False, True):
+        tags = tuple(dict.fromkeys(t for names, s in purges if s is soft for t in names))
+        if tags:
+            clock.saw(store.purge(tags, soft))
+
+
 def _send(batch: list[Purge]) -> bool:
     """Purge ``batch`` in the cache (no database, no receivers); True if it got there."""
     try:
-        store = get_store()
-        for soft in (False, True):
-            tags = tuple(dict.fromkeys(t for p in batch if p.soft is soft for t in p.tags))
-            if tags:
-                clock.saw(store.purge(tags, soft))
+        send_grouped(get_store(), ((p.tags, p.soft) for p in batch))
     except StoreUnavailable as exc:
         logger.debug("pagecache: purge attempt failed: %s", exc)
         breaker.failed()
