@@ -79,12 +79,16 @@ def host(environ: Environ, request_scheme: str) -> str | None:
     return raw if valid else None
 
 
+def environ_key(name: str) -> str:
+    """Where a request header lives in a WSGI environ (``"If-None-Match"`` ->
+    ``"HTTP_IF_NONE_MATCH"``)."""
+    key = name.upper().replace("-", "_")
+    return key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"
+
+
 def header(environ: Environ, name: str) -> str | None:
     """A request header by its HTTP name (``"Accept-Language"``), as ``request.headers``."""
-    key = name.upper().replace("-", "_")
-    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-        key = f"HTTP_{key}"
-    value = environ.get(key)
+    value = environ.get(environ_key(name))
     return None if value is None else str(value)
 
 

@@ -215,7 +215,7 @@ def _withhold_conditions(request: HttpRequest) -> dict[str, str | None]:
     copy stale); the client's conditions are answered from it afterwards, as Varnish does."""
     withheld: dict[str, str | None] = {}
     for name in CONDITIONAL_HEADERS:
-        key = "HTTP_" + name.upper().replace("-", "_")
+        key = facts.environ_key(name)
         if key in request.META:
             withheld[name] = request.META.pop(key)
     return withheld
@@ -278,7 +278,7 @@ def _render(
     finally:
         current_render.reset(token)
         for name, value in withheld.items():
-            request.META["HTTP_" + name.upper().replace("-", "_")] = value
+            request.META[facts.environ_key(name)] = value
     if state.exempt:
         access.release(lock_key, outcome.token, uncacheable=True)
         return _mark(response, "BYPASS")

@@ -123,7 +123,7 @@ class Command(BaseCommand):
             name, sep, value = line.partition(":")
             if not sep or not name.strip():
                 raise CommandError(f"A header must look like 'Name: value', not {line!r}")
-            headers["HTTP_" + name.strip().upper().replace("-", "_")] = value.strip()
+            headers[facts.environ_key(name.strip())] = value.strip()
         # The request a browser would send, keyed exactly as the middleware keys it
         # (language, VARY_ON_REQUEST and ignored cookies included).
         path = unquote(parts.path or "/")
