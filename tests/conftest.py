@@ -207,6 +207,16 @@ def pages_site() -> Iterator[None]:
 
 
 @pytest.fixture
+def quiet_deliverer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background deliverer for this test: its turn-taking SET NX twice a second would
+    show up in server-wide counts (INFO commandstats, MONITOR)."""
+    from pagecache import deliverer
+
+    deliverer.stop()
+    monkeypatch.setattr(deliverer, "_start", lambda: None)
+
+
+@pytest.fixture
 def rows_site() -> Iterator[None]:
     """The freshness test site (tests/freshness_site.py): views read their rows before their
     templates reach {% cachetag %}; MODELS purges articles."""
