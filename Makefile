@@ -38,7 +38,9 @@ test: $(VENV)/.installed
 
 test-django6: $(VENV_DJ6)/.installed
 	$(VENV_DJ6)/bin/python -c 'import django; print("Django", django.get_version())'
-	$(VENV_DJ6)/bin/pytest $(PYTEST_ARGS)
+	$(VENV_DJ6)/bin/pytest -m "not soak" $(PYTEST_ARGS)
+
+# The other suites leave the soak (a system test of the same code, ~40 s) to `make test`.
 
 # The oldest versions pyproject.toml accepts, so the lower bounds stay true.
 VENV_MIN ?= .venv-min
@@ -51,7 +53,7 @@ $(VENV_MIN)/.installed: pyproject.toml
 
 test-min: $(VENV_MIN)/.installed
 	$(VENV_MIN)/bin/python -c 'import django, redis; print("Django", django.get_version(), "redis-py", redis.__version__)'
-	$(VENV_MIN)/bin/pytest $(PYTEST_ARGS)
+	$(VENV_MIN)/bin/pytest -m "not soak" $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
