@@ -289,12 +289,14 @@ def test_a_read_never_waits_for_another_threads_flush(rows_site):
 def test_a_read_sends_pending_purges_but_leaves_records_and_receivers_to_the_deliverer(
     rows_site, announced, monkeypatch
 ):
-    record = purge.outbox.record("default", ["late"], False)
-    assert record is not None
-    purge._pending.append(purge.Purge(("late",), False, [record]))
+    # Stopped before the record exists: a running deliverer could otherwise find it in its
+    # poll and announce it before the request below even starts.
     deliverer.stop()  # only this thread runs until the deliverer is started again below
     with monkeypatch.context() as held:
         held.setattr(deliverer, "_start", lambda: None)
+        record = purge.outbox.record("default", ["late"], False)
+        assert record is not None
+        purge._pending.append(purge.Purge(("late",), False, [record]))
         with CaptureQueriesContext(connection) as queries:
             assert Client().get("/slow/")["X-Cache"] == "MISS"
     assert purge.pending_tags() == {}  # sent before anything was read from the cache
