@@ -22,12 +22,16 @@ from .conf import on_reload
 
 _latest = 0
 
-#: The purge clock seen when Django started handling the current request (``None`` outside
-#: one, or when the cache could not be reached), for renders that have no request object.
-#: Requests carry their own copy under :data:`ARRIVAL_KEY` in ``request.META`` (WSGI) or
-#: ``request.scope`` (ASGI, where signal receivers run in a task of their own).
+#: The purge clock seen when Django started handling the current request, for renders that
+#: have no request object: ``None`` outside a request, :data:`UNKNOWN` when the cache could
+#: not be reached then. Requests carry their own copy under :data:`ARRIVAL_KEY` in
+#: ``request.META`` (WSGI) or ``request.scope`` (ASGI, where signal receivers run in a task
+#: of their own).
 arrival: ContextVar[int | None] = ContextVar("pagecache_arrival", default=None)
 ARRIVAL_KEY = "pagecache.arrival"
+#: A request arrived, but no start is known for it: nothing it renders may be stored (a
+#: start read later, at a fragment's own lookup, could postdate the rows it shows).
+UNKNOWN = -1
 
 
 def saw(clock: int) -> None:
@@ -52,8 +56,19 @@ def forget() -> None:
     arrival.set(None)
 
 
+def arrival_start(outside: int | None) -> int | None:
+    """The start for a render with no enclosing render known: the current request's
+    arrival; ``None`` (don't store) if the cache was unusable then; ``outside`` when no
+    request is being handled."""
+    noted = arrival.get()
+    if noted is None:
+        return outside
+    return None if noted == UNKNOWN else noted
+
+
 def request_arrival(request: object) -> int | None:
-    """The purge clock noted when Django started handling ``request``, if it did."""
+    """The purge clock noted when Django started handling ``request`` (:data:`UNKNOWN` if
+    the cache was unusable then); ``None`` if nothing was noted."""
     meta = getattr(request, "META", None)
     if isinstance(meta, dict) and ARRIVAL_KEY in meta:
         return meta[ARRIVAL_KEY]  # type: ignore[no-any-return]
@@ -70,10 +85,11 @@ def _note_arrival(**kwargs: object) -> None:
         from .access import render_start  # a process's first request asks the store once
 
         now = render_start()
-    arrival.set(now)
+    noted = UNKNOWN if now is None else now
+    arrival.set(noted)
     carrier = kwargs.get("environ", kwargs.get("scope"))
     if isinstance(carrier, dict):
-        carrier[ARRIVAL_KEY] = now
+        carrier[ARRIVAL_KEY] = noted
 
 
 @on_reload

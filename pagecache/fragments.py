@@ -112,7 +112,8 @@ def rendering() -> Iterator[RenderState]:
     ``rendering()`` block there changes nothing.) Costs one round trip to read the clock.
     """
     current = current_render.get()
-    if current is not None and current.start is not None:
+    if current is not None:
+        # Already inside a render: its start (or lack of one) holds for the whole of it.
         yield current
         return
     start = access.current_clock()
@@ -159,9 +160,16 @@ def cached_fragment(
 
     # The block's data could be read as soon as the enclosing render began (a view reads
     # its rows before the template reaches the block): start there, not at this lookup —
-    # or, with no enclosing render known, when Django started the request, if it did.
-    inherited = parent.start if parent is not None else clock.arrival.get()
-    state = RenderState(start=inherited if inherited is not None else outcome.start)
+    # or, with no enclosing render known, when Django started the request, if it did. An
+    # enclosing render without a start (the cache was unusable when it began) stores
+    # nothing: this lookup's clock may be later than rows the view read meanwhile.
+    if parent is not None:
+        if parent.open_start:
+            parent.begin(outcome.start)  # nothing noted when it began: from here on
+        start = parent.start
+    else:
+        start = clock.arrival_start(outside=outcome.start)
+    state = RenderState(start=start)
     state.add(own_tags)
     token = current_render.set(state)
     csrf_before = _csrf_flag(request, None)
@@ -178,7 +186,9 @@ def cached_fragment(
         parent.embed_render(state, ttl)
     if outcome.start is None:
         return html
-    if csrf_handed_out or _contains_token(html, csrf_token):
+    if state.start is None:
+        access.release(key, outcome.token, uncacheable=False)  # the next render may store
+    elif csrf_handed_out or _contains_token(html, csrf_token):
         logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
         access.release(key, outcome.token, uncacheable=True)
     elif not _store(key, html, state, outcome, ttl, stale_ttl):

@@ -55,10 +55,10 @@ def serve(
         logger.debug("pagecache: bypass %s: %s", request.path, page)
         state = render_state(request)
         remove_unkeyed_input(request)
-        if state.start is None:
+        if state.open_start:
             # Everything this request renders starts no later than now (SPEC §6.2), even
             # when the page itself may not be cached: its fragments are.
-            state.start = access.render_start()
+            state.begin(access.render_start())
         # Fragments are cached for every visitor: they start with this request too.
         token = current_render.set(state)
         try:
@@ -72,12 +72,14 @@ def serve(
     state = render_state(request)
     remove_unkeyed_input(request)
     if outcome.start is not None:
-        if outermost or state.start is None:
-            state.start = outcome.start  # read before anything ran: fresher, and as safe
-        else:
-            state.start = min(state.start, outcome.start)
-    elif state.start is None:
-        state.start = access.render_start()
+        if outermost or state.open_start:
+            state.begin(outcome.start)  # read before anything ran: fresher, and as safe
+        elif state.start is not None:
+            state.begin(min(state.start, outcome.start))
+        # else: the request arrived while the cache was unusable; what ran since may have
+        # read data before this lookup, so its start stays unknown.
+    elif state.open_start:
+        state.begin(access.render_start())
     return _render(request, get_response, state, page, outcome)
 
 
@@ -284,7 +286,9 @@ def _render(
         return _mark(response, "BYPASS")
     start = state.start  # the request's start (the page lookup's clock, at the latest)
     if outcome.start is None or start is None or request.method != "GET":
-        access.release(lock_key, outcome.token, uncacheable=True)
+        # An unknown start (the cache failed when the request arrived) is no reason to mark
+        # the page uncacheable for a TTL.
+        access.release(lock_key, outcome.token, uncacheable=start is not None)
     elif getattr(response, "is_rendered", True) is False:
         # @cache_page without the middleware sees an unrendered TemplateResponse.
         response.add_post_render_callback(  # type: ignore[attr-defined]

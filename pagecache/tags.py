@@ -85,18 +85,27 @@ class RenderState:
     """What one render (a page, or a fragment inside it) collects while it runs.
 
     ``start`` is the purge clock when the render's data could first be read (see
-    :mod:`pagecache.clock`); a fragment rendered inside a page inherits the page's. Each tag
-    maps to the earliest start of a part served from cache that carried it, or ``None``
-    when only this render (and parts rendered with it) carried it.
+    :mod:`pagecache.clock`), ``None`` when that is unknown (then nothing it renders is
+    stored); a fragment rendered inside a page inherits the page's. Each tag maps to the
+    earliest start of a part served from cache that carried it, or ``None`` when only this
+    render (and parts rendered with it) carried it.
     """
 
     tags: dict[str, int | None] = field(default_factory=dict)
     start: int | None = None
+    #: Nothing noted when and where this render began (a request Django's handler never
+    #: saw, as from ``RequestFactory``): its first lookup sets the start, as outside a request.
+    open_start: bool = False
     #: ``time.monotonic()`` when the first part embedded so far stops being fresh.
     fresh_until: float | None = None
     ttl: int | None = None
     stale_ttl: int | None = None
     exempt: bool = False
+
+    def begin(self, start: int | None) -> None:
+        """Set the start (``None``: unknown, store nothing)."""
+        self.start = start
+        self.open_start = False
 
     def add(self, tags: Iterable[str]) -> None:
         """Tags of this render's own (judged against its start)."""
@@ -155,7 +164,11 @@ def render_state(request: HttpRequest) -> RenderState:
     """Return the :class:`RenderState` of ``request``, creating it on first use."""
     state: RenderState | None = getattr(request, _STATE_ATTR, None)
     if state is None:
-        state = RenderState(start=clock.request_arrival(request))
+        noted = clock.request_arrival(request)
+        if noted is None:
+            state = RenderState(open_start=True)
+        else:
+            state = RenderState(start=None if noted == clock.UNKNOWN else noted)
         setattr(request, _STATE_ATTR, state)
     return state
 

@@ -20,7 +20,7 @@ from django.db import connections, transaction
 from django.test import Client, override_settings
 
 import pagecache
-from pagecache import entry, keys
+from pagecache import clock, entry, health, keys
 from pagecache.wsgi import PageCacheWSGI
 from tests.freshness_site import GATE, MIDDLEWARE
 from tests.test_wsgi import WSGIClient
@@ -112,6 +112,36 @@ def test_fragments_rendered_from_rows_read_before_a_purge_are_never_served_after
         assert get(url)[0] == "HIT"
 
 
+@pytest.mark.parametrize("visitor", ["anonymous", "logged-in"])
+@pytest.mark.parametrize("driver", ["middleware", "wsgi"])
+def test_a_request_that_arrived_while_the_cache_was_unusable_stores_no_fragment_of_its_rows(
+    rows_site, redis_server, driver, visitor
+):
+    """A fresh worker (no purge clock seen yet) whose request arrives while the cache is
+    unusable has no start; the cache answers again before the template reaches the blocks,
+    after a purge of the rows the view holds: the blocks' own lookups must not lend them a
+    start (found by the soak, in the phase after its workers were killed)."""
+    article = Article.objects.create(title="old")
+    get = getter(driver, visitor)
+    url = "/articles/"
+    get(url)  # cached before the fault
+    clock.forget()
+    health.breaker.failed()  # unusable when the request arrives
+
+    def write() -> None:
+        health.breaker.succeeded()  # ...usable again while the view holds its rows
+        save_title(article, "new")()
+
+    assert titles(race(get, url, write)) == {"old"}
+    for _ in range(3):
+        status, body = get(url)
+        assert titles(body) == {"new"}, (status, body)
+    # Nothing was marked uncacheable: the renders since stored the new rows' fragments.
+    client = redis_server.client()
+    stored = [client.get(key) or b"" for key in client.scan_iter(match="pc:f1:title:*")]
+    assert stored and all(b"<b>new</b>" in value for value in stored)
+
+
 def test_a_page_and_its_fragments_are_cached_again_after_the_race(rows_site):
     article = Article.objects.create(title="old")
     get = getter("middleware", "anonymous")
@@ -153,6 +183,26 @@ def test_without_the_middleware_fragments_start_when_the_request_did(bare_site, 
     get = getter("middleware", "anonymous")  # the test client: Django's handler, no pagecache
 
     def write() -> None:
+        with transaction.atomic():
+            article.title = "b"
+            article.save()
+
+    race(get, url, write)
+    body = get(url)[1]
+    assert "a" not in (titles(body) if "articles" in url else set(body.split(",")))
+
+
+@pytest.mark.parametrize("url", ["/direct/", "/articles/?engine=django"])
+def test_without_the_middleware_a_request_arriving_while_the_cache_was_unusable_stores_nothing(
+    bare_site, url
+):
+    article = Article.objects.create(title="a")
+    get = getter("middleware", "anonymous")
+    clock.forget()  # a fresh worker: its first request asks the cache for the clock...
+    health.breaker.failed()  # ...which is unusable then
+
+    def write() -> None:
+        health.breaker.succeeded()
         with transaction.atomic():
             article.title = "b"
             article.save()
