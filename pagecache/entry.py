@@ -5,7 +5,8 @@ Layout (format 3)::
     b"PC3 " start ttl_ms stale_ms id n tag1..tagn [start_k n_k tags...]... b"\\n"
                                             header, read by Python and by Lua
     codec byte (b"0" raw, b"z" zlib, b"s" zstd)
-    payload: b"STATUS REASON\\r\\n" headers b"\\r\\n" body   (compressed as a whole)
+    payload: b"STATUS REASON\\r\\n" [b":csrf: placeholder\\r\\n"] headers b"\\r\\n" body
+                                            (compressed as a whole)
 
 The header is plain ASCII-ish text so the Redis lookup script can check tag versions
 without reading the body. ``start`` is the purge clock read when the render began
@@ -63,6 +64,8 @@ except ImportError:
 
 MAGIC = b"PC3 "
 VARY_MAGIC = b"PCV "
+#: The payload line naming an entry's CSRF placeholder (a colon cannot start a header name).
+CSRF_LINE = ":csrf"
 #: Bodies at least this large are compressed; below it compression costs more than it saves.
 COMPRESS_MIN_BYTES = 1024
 
@@ -84,6 +87,9 @@ class Entry:
     #: Tags carried in by parts served from the cache that began earlier than ``start``
     #: (a cached fragment inside a page): each is judged against the start of its part.
     carried: tuple[tuple[str, int], ...] = ()
+    #: Where this render's CSRF token was taken out (see :mod:`pagecache.csrf`); "" if the
+    #: page holds none. Each hit puts the visitor's own token there.
+    csrf_placeholder: str = ""
 
     @property
     def all_tags(self) -> tuple[str, ...]:
@@ -99,6 +105,8 @@ class Entry:
 def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
     """Encode ``entry``; the result starts with :data:`MAGIC`."""
     lines = [f"{entry.status} {entry.reason}"]
+    if entry.csrf_placeholder:
+        lines.append(f"{CSRF_LINE}: {entry.csrf_placeholder}")  # not a header name: no clash
     lines.extend(f"{name}: {value}" for name, value in entry.headers)
     payload = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + entry.body
     codec = b"0"
@@ -192,6 +200,9 @@ def loads(data: object) -> Entry | None:
             return None
         status_line, *header_lines = head.decode("utf-8").split("\r\n")
         status_text, _, reason = status_line.partition(" ")
+        csrf_placeholder = ""
+        if header_lines and header_lines[0].startswith(CSRF_LINE + ": "):
+            csrf_placeholder = header_lines.pop(0)[len(CSRF_LINE) + 2 :]
         headers = tuple(_split_header(line) for line in header_lines)
         return Entry(
             int(status_text),
@@ -203,6 +214,7 @@ def loads(data: object) -> Entry | None:
             header.ttl_ms // 1000,
             header.stale_ms // 1000,
             header.carried,
+            csrf_placeholder,
         )
     except Exception:
         # Corrupt or foreign data (including any decompressor error) is a miss, never a 500.

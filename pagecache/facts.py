@@ -112,10 +112,21 @@ class PageRequest:
         return header(self.environ, name)
 
     def keyed_header(self, name: str) -> str | None:
-        """A request header as a ``Vary`` key part: ``Cookie`` without the ignored cookies."""
+        """A request header as a ``Vary`` key part: ``Cookie`` without the ignored cookies
+        and the CSRF cookie (a stored page holds no token: each hit puts in the visitor's)."""
         if name == "cookie":
-            return policy.keyed_cookies(self.header("cookie"), settings.IGNORED_COOKIES)
+            return policy.keyed_cookies(self.header("cookie"), unkeyed_cookies())
         return self.header(name)
+
+
+def unkeyed_cookies() -> tuple[str, ...]:
+    """Patterns of the cookies a ``Vary: Cookie`` page is not keyed on."""
+    return (*settings.IGNORED_COOKIES, csrf_cookie_pattern())
+
+
+def csrf_cookie_pattern() -> str:
+    """``CSRF_COOKIE_NAME`` as a glob pattern matching only itself."""
+    return re.sub(r"([*?\[])", r"[\1]", django_settings.CSRF_COOKIE_NAME)
 
 
 def page_request(

@@ -11,13 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
+from django.conf import settings as django_settings
 from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.http.cookie import parse_cookie
+from django.middleware.csrf import get_token
 from django.utils.encoding import escape_uri_path
 
-from . import access, facts, keys, policy
+from . import access, csrf, facts, keys, policy
 from . import entry as entries
 from .access import Action, Outcome
 from .conf import on_reload, settings
@@ -68,9 +71,13 @@ def serve(
 
     outcome = _handed_over(request, page) or obtain(page)
     if outcome.action in (Action.HIT, Action.STALE):
-        return _to_response(hit_parts(page, outcome))  # no view runs: nothing else to do
+        # No view runs: nothing else to do. Below CsrfViewMiddleware (@cache_page alone), a
+        # stored form gets its token from Django, which then sets the cookie itself.
+        token_source = None if outermost else partial(get_token, request)
+        return _to_response(hit_parts(page, outcome, token_source))
     state = render_state(request)
     remove_unkeyed_input(request)
+    remove_malformed_csrf_cookie(request)
     if outcome.start is not None:
         if outermost or state.open_start:
             state.begin(outcome.start)  # read before anything ran: fresher, and as safe
@@ -118,6 +125,19 @@ def remove_unkeyed_input(request: HttpRequest) -> None:
             request.COOKIES = parse_cookie(kept)
 
 
+def remove_malformed_csrf_cookie(request: HttpRequest) -> None:
+    """A malformed CSRF cookie makes ``CsrfViewMiddleware`` issue a new one whether or not
+    the page uses the token, and a page that sets a cookie cannot be stored: anyone could
+    switch off the cache (and its single flight) for a page by sending one. Without it, a
+    new cookie is issued only where a token is used (and the page is stored without it)."""
+    cookies = request.META.get("HTTP_COOKIE")
+    sent, secret = csrf.cookie_secret(cookies)
+    if sent and secret is None and cookies:
+        kept = policy.strip_cookies(cookies, [facts.csrf_cookie_pattern()])
+        request.META["HTTP_COOKIE"] = kept
+        request.COOKIES = parse_cookie(kept)
+
+
 def obtain(page: facts.PageRequest, *, lock: bool = True) -> Outcome:
     """Apply the single-flight rule to the page, following its Vary marker if needed."""
     # Only GET renders may be stored, so only they take the render lock; HEAD never waits.
@@ -157,14 +177,22 @@ class HitParts:
     body: bytes
 
 
-def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
-    """The response for a HIT or STALE outcome: stored, or 304/412, plus Age and status."""
+def hit_parts(
+    page: facts.PageRequest, outcome: Outcome, token_source: Callable[[], str] | None = None
+) -> HitParts:
+    """The response for a HIT or STALE outcome: stored, or 304/412, plus Age and status.
+
+    A stored form gets the visitor's own CSRF token (``token_source``, or from their
+    cookie, setting one if they have none)."""
     stored, found = outcome.entry, outcome.found
     assert stored is not None and found is not None
     label = "HIT" if outcome.action is Action.HIT else "STALE"
     age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
-    conditional = conditional_status(page.method, page.header, stored.status, stored.headers)
-    if conditional == 304:
+    if stored.csrf_placeholder:
+        parts = _form_parts(page, stored, token_source)
+    elif (
+        conditional := conditional_status(page.method, page.header, stored.status, stored.headers)
+    ) == 304:
         headers = [(n, v) for n, v in stored.headers if n.lower() in policy.NOT_MODIFIED_HEADERS]
         parts = HitParts(304, "Not Modified", headers, b"")
     elif conditional == 412:
@@ -176,6 +204,22 @@ def hit_parts(page: facts.PageRequest, outcome: Outcome) -> HitParts:
     if settings.STATUS_HEADER:
         parts.headers.append((settings.STATUS_HEADER, label))
     return parts
+
+
+def _form_parts(
+    page: facts.PageRequest, stored: entries.Entry, token_source: Callable[[], str] | None
+) -> HitParts:
+    # Every visitor's copy differs (its token): no 304 from a validator shared by all.
+    body = b"" if page.method == "HEAD" else stored.body
+    headers = list(stored.headers)
+    if token_source is not None:
+        body = body.replace(stored.csrf_placeholder.encode("ascii"), token_source().encode())
+    else:
+        filled = csrf.put_back(body, stored.csrf_placeholder, page.header("cookie"))
+        body = filled.body
+        if filled.set_cookie is not None:
+            headers.append(("Set-Cookie", filled.set_cookie))
+    return HitParts(stored.status, stored.reason, headers, body)
 
 
 #: Request headers that make a response conditional (RFC 9110 §13.1).
@@ -312,21 +356,45 @@ def _store(
     session = getattr(request, "session", None)
     streaming = response.streaming
     body = b"" if streaming else response.content  # type: ignore[attr-defined]
+    cookies = dict(response.cookies)
+    csrf_secret = request.META.get("CSRF_COOKIE")
+    # The CSRF cookie CsrfViewMiddleware set for the token this render used is put back per
+    # visitor on each hit; any other cookie is one visitor's.
+    csrf_cookie = cookies.pop(django_settings.CSRF_COOKIE_NAME, None)
+    csrf_used = bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE")) or csrf_cookie is not None
     decision = policy.response_storability(
         status=response.status_code,
         streaming=streaming,
         # A cookie in any form: response.cookies, or a Set-Cookie header written directly.
-        sets_cookie=bool(response.cookies)
+        sets_cookie=bool(cookies)
         or "Set-Cookie" in response.headers
-        or bool(getattr(session, "modified", False)),
+        or bool(getattr(session, "modified", False))
+        or (csrf_cookie is not None and csrf_cookie.value != csrf_secret),
         cache_control=response.get("Cache-Control"),
         vary=response.get("Vary"),
-        csrf_token_used=bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE")),
         body_length=len(body),
         status_codes=settings.STATUS_CODES,
         max_entry_bytes=settings.MAX_ENTRY_BYTES,
         debug_toolbar=policy.DEBUG_TOOLBAR_MARKUP in body,
     )
+    sent_secret = csrf.cookie_secret(request.META.get("HTTP_COOKIE"))[1]
+    placeholder = ""
+    excluded = _not_stored_headers()
+    if decision and sent_secret is not None and sent_secret.encode("ascii") in body:
+        decision = policy.Decision(False, "the visitor's CSRF secret is in the page")
+    elif decision and csrf_used:
+        taken = csrf.take_out(
+            body,
+            response.items(),
+            secret=csrf_secret,
+            sent_secret=sent_secret,
+            content_encoding=response.get("Content-Encoding"),
+        )
+        if isinstance(taken, str):
+            decision = policy.Decision(False, taken)
+        else:
+            body, placeholder = taken.body, taken.placeholder
+            excluded |= {"etag"}  # each visitor's copy differs: no validator shared by all
     if not decision:
         logger.debug("pagecache: not storing %s: %s", request.path, decision.reason)
         access.release(lock_key, lock_token, uncacheable=True)
@@ -344,7 +412,6 @@ def _store(
     own, carried = state.judged_tags(start)
     names = policy.parse_vary(response.get("Vary"))
     key = variant_key(page, names)
-    excluded = _not_stored_headers()
     headers = tuple(
         (name, value) for name, value in response.headers.items() if name.lower() not in excluded
     )
@@ -359,6 +426,7 @@ def _store(
             ttl,
             stale_ttl,
             carried,
+            placeholder,
         )
     )
     vary = (page.base_key, entries.dumps_vary(names)) if names else None

@@ -172,7 +172,6 @@ def response_storability(
     sets_cookie: bool,
     cache_control: str | None,
     vary: str | None,
-    csrf_token_used: bool,
     body_length: int,
     status_codes: Container[int],
     max_entry_bytes: int,
@@ -181,7 +180,7 @@ def response_storability(
     """May this rendered response be stored? (SPEC §4)
 
     >>> response_storability(status=200, streaming=False, sets_cookie=True, cache_control=None,
-    ...     vary=None, csrf_token_used=False, body_length=10, status_codes={200},
+    ...     vary=None, body_length=10, status_codes={200},
     ...     max_entry_bytes=100).reason
     'response sets a cookie'
     """
@@ -203,9 +202,6 @@ def response_storability(
     # A name that is not a header name (non-ASCII, say) matches no request header we can key.
     if not all(_TOKEN(name) for name in vary_names):
         return Decision(False, "Vary names something that is not a header")
-    # A page holding one visitor's CSRF token must never be shown to another.
-    if csrf_token_used:
-        return Decision(False, "CSRF token was used while rendering")
     if body_length > max_entry_bytes:
         return Decision(False, "body is larger than MAX_ENTRY_BYTES")
     # Its panel shows one visitor's request, SQL and settings: never someone else's page.

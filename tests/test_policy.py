@@ -47,7 +47,6 @@ def storability(**overrides):
         "sets_cookie": False,
         "cache_control": None,
         "vary": None,
-        "csrf_token_used": False,
         "body_length": 100,
         "status_codes": {200, 203, 300, 301, 308, 404, 410},
         "max_entry_bytes": 1000,
@@ -71,7 +70,6 @@ def storability(**overrides):
         ({"cache_control": "public, No-Store"}, "Cache-Control: no-store"),
         ({"cache_control": 'no-cache="Set-Cookie"'}, "Cache-Control: no-cache"),
         ({"vary": "Accept-Encoding, *"}, "Vary: * never matches"),
-        ({"csrf_token_used": True}, "CSRF token was used while rendering"),
         ({"body_length": 1001}, "body is larger than MAX_ENTRY_BYTES"),
     ],
 )

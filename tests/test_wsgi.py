@@ -214,7 +214,12 @@ def scenario_purge(c):
 
 
 def scenario_unstorable(c):
-    return [line(c.get(url)) for url in ("/cookie/", "/cookie/", "/csrf/", "/csrf/", "/never/")]
+    return [line(c.get(url)) for url in ("/cookie/", "/cookie/", "/never/")]
+
+
+def scenario_form(c):
+    """A page with a CSRF token is stored without it (tests/test_forms.py has the rest)."""
+    return [line(c.get("/csrf/")), line(c.get("/csrf/"))]
 
 
 def scenario_body(c):
