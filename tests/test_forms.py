@@ -182,7 +182,7 @@ def test_the_stored_entry_holds_no_token_only_its_placeholder(forms_site, redis_
     visitor.get("/article/")
     client = redis_server.client()
     values = [client.get(k) for k in client.scan_iter(match="pc:p1:*")]
-    (raw,) = [v for v in values if entry.read_header(v) is not None]  # the page, not its Vary marker
+    (raw,) = [v for v in values if entry.read_header(v) is not None]  # not the Vary marker
     stored = entry.loads(raw)
     assert stored is not None and stored.csrf_placeholder
     assert stored.body.count(stored.csrf_placeholder.encode()) == 2
