@@ -80,3 +80,33 @@ def test_fragments_snippet_renders_and_its_tags_are_the_ones_hooks_purge():
     assert "<h2>Hello</h2>" in template.render({"articles": [article]})
     pagecache.purge_tags(article)  # what a save of a hooked Article purges
     assert "<h2>Changed</h2>" in template.render({"articles": [article]})
+
+
+@pytest.mark.django_db
+def test_csrf_form_snippet_is_cached_and_its_form_posts_from_a_hit(monkeypatch):
+    import sys
+    import types
+
+    from django.http import HttpResponse
+    from django.test import override_settings
+    from django.urls import path
+
+    from tests.pages_urls import MIDDLEWARE
+    from tests.test_forms import TOKEN, Visitor
+
+    namespace: dict[str, object] = {"__name__": "readme_csrf_views"}
+    exec(snippet("csrf-form"), namespace)
+    urls = types.ModuleType("readme_csrf_urls")
+    urls.urlpatterns = [  # type: ignore[attr-defined]
+        path("article/<int:pk>/", namespace["article"]),  # type: ignore[arg-type]
+        path("comment/", lambda request: HttpResponse("posted")),
+    ]
+    monkeypatch.setitem(sys.modules, "readme_csrf_urls", urls)
+    with override_settings(ROOT_URLCONF="readme_csrf_urls", MIDDLEWARE=MIDDLEWARE):
+        assert Visitor("middleware").get("/article/7/").get("X-Cache") == "MISS"
+        visitor = Visitor("middleware")
+        page = visitor.get("/article/7/")
+        assert page.get("X-Cache") == "HIT" and "Article 7" in page.text
+        (token,) = TOKEN.findall(page.text)
+        posted = visitor.post("/comment/", {"csrfmiddlewaretoken": token, "text": "hi"})
+        assert (posted.status_code, posted.text) == (200, "posted")
