@@ -96,8 +96,8 @@ def has_body(environ: Environ) -> bool:
     """Whether the request carries a body (a length above zero, or chunked)."""
     if "HTTP_TRANSFER_ENCODING" in environ:
         return True
-    length = str(environ.get("CONTENT_LENGTH") or "").strip()
-    return length not in ("", "0")
+    length = environ.get("CONTENT_LENGTH")
+    return bool(length) and str(length).strip() not in ("", "0")
 
 
 @dataclass(frozen=True, slots=True)

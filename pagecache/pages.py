@@ -188,9 +188,17 @@ def hit_parts(
     assert stored is not None and found is not None
     label = "HIT" if outcome.action is Action.HIT else "STALE"
     age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
+    environ = page.environ
+    conditional = None
     if stored.csrf_placeholder:
         parts = _form_parts(page, stored, token_source)
     elif (
+        # Most hits carry no condition: don't look for validators then.
+        "HTTP_IF_NONE_MATCH" in environ
+        or "HTTP_IF_MODIFIED_SINCE" in environ
+        or "HTTP_IF_MATCH" in environ
+        or "HTTP_IF_UNMODIFIED_SINCE" in environ
+    ) and (
         conditional := conditional_status(page.method, page.header, stored.status, stored.headers)
     ) == 304:
         headers = [(n, v) for n, v in stored.headers if n.lower() in policy.NOT_MODIFIED_HEADERS]
@@ -222,7 +230,8 @@ def _form_parts(
     return HitParts(stored.status, stored.reason, headers, body)
 
 
-#: Request headers that make a response conditional (RFC 9110 §13.1).
+#: Request headers that make a response conditional (RFC 9110 §13.1); hit_parts names
+#: their environ keys too.
 CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
 
 
