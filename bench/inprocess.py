@@ -81,8 +81,9 @@ def purges(host: str, port: int, sizes: tuple[int, ...], runs: int) -> list[dict
     from django.conf import settings
 
     from pagecache import purge_tags
-    from pagecache.entry import Entry, dumps
-    from pagecache.store import State, get_store
+    from pagecache.core.entry import Entry, dumps
+    from pagecache.core.freshness import State
+    from pagecache.stores.select import get_store
 
     store = get_store()
     client = redis.Redis.from_url(settings.REDIS_LOCATION)
@@ -144,7 +145,8 @@ def purges_in_transactions(runs: int) -> list[dict[str, Any]]:
     from django.conf import settings
     from django.db import connections, transaction
 
-    from pagecache import outbox, purge_tags
+    from pagecache import purge_tags
+    from pagecache.purging import outbox
 
     results = []
     for alias in [a for a in ("default", "postgres") if a in settings.DATABASES]:

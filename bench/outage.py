@@ -85,7 +85,7 @@ def __getattr__(name: str):
 def _measure(server) -> list[tuple[str, str, list[float]]]:
     from django.test import Client
 
-    from pagecache import health
+    from pagecache import outage
 
     client = Client()
 
@@ -103,12 +103,12 @@ def _measure(server) -> list[tuple[str, str, list[float]]]:
     client.get("/")
     rows.append(("healthy, hit", *timed()))
     server.pause(SAMPLES * SOCKET_TIMEOUT * 4)
-    health.breaker.succeeded()
+    outage.breaker.succeeded()
     status, first = timed(1)
     rows.append(("hung (paused): first request, pays the socket timeout", status, first))
     rows.append(("hung: the next second (breaker open, Redis not called)", *timed()))
     server.restart()
-    health.breaker.succeeded()
+    outage.breaker.succeeded()
     server.stop()
     status, first = timed(1)
     rows.append(("down (stopped): first request, connection refused", status, first))

@@ -32,25 +32,26 @@ _LAZY = {
     "exempt": "pagecache.decorators",
     "cached_fragment": "pagecache.fragments",
     "rendering": "pagecache.fragments",
-    "add_tags": "pagecache.tags",
-    "model_tag": "pagecache.tags",
-    "purge_tags": "pagecache.purge",
-    "register": "pagecache.hooks",
-    "PurgingManager": "pagecache.hooks",
-    "PurgingQuerySet": "pagecache.hooks",
-    "purge_queryset": "pagecache.hooks",
+    "add_tags": "pagecache.core.render",
+    "model_tag": "pagecache.core.tags",
+    "purge_tags": "pagecache.purging.purge",
+    "register": "pagecache.purging.model_hooks",
+    "PurgingManager": "pagecache.purging.model_hooks",
+    "PurgingQuerySet": "pagecache.purging.model_hooks",
+    "purge_queryset": "pagecache.purging.model_hooks",
     "PageCacheError": "pagecache.exceptions",
     "PurgeError": "pagecache.exceptions",
     "InvalidTag": "pagecache.exceptions",
 }
 
 if TYPE_CHECKING:
+    from .core.render import add_tags
+    from .core.tags import model_tag
     from .decorators import cache_page, exempt
     from .exceptions import InvalidTag, PageCacheError, PurgeError
     from .fragments import cached_fragment, rendering
-    from .hooks import PurgingManager, PurgingQuerySet, purge_queryset, register
-    from .purge import purge_tags
-    from .tags import add_tags, model_tag
+    from .purging.model_hooks import PurgingManager, PurgingQuerySet, purge_queryset, register
+    from .purging.purge import purge_tags
 
 
 def __getattr__(name: str) -> Any:

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 
-from .hooks import hooked_models, tags_for
-from .purge import purge_tags
+from .purging.model_hooks import hooked_models, tags_for
+from .purging.purge import purge_tags
 
 if TYPE_CHECKING:
     from django.db.models import Model, QuerySet

@@ -1,4 +1,4 @@
-"""The ``pagecache`` Django app: registers the system checks and the purge hooks."""
+"""The ``pagecache`` Django app: registers the system checks and the purge model_hooks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ class PageCacheConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported for their side effects: check registration and signal receivers.
-        from . import checks, clock, conf, hooks, signals  # noqa: F401
+        from . import checks, clock, conf, signals  # noqa: F401
+        from .purging import model_hooks
 
-        hooks.connect()
+        model_hooks.connect()
         clock.listen_for_requests()

@@ -243,7 +243,7 @@ def check_redis_server(
     """pagecache.W010-W013: the Redis server's version and memory settings."""
     from django.core.cache import caches
 
-    from .store import redis_client_of
+    from .stores.select import redis_client_of
 
     alias = _cache_alias()
     if alias not in _caches():
@@ -252,7 +252,7 @@ def check_redis_server(
     if client is None:
         return []  # not Redis: nothing to check
     from .exceptions import StoreUnavailable
-    from .redis_store import probe_server
+    from .stores.redis import probe_server
 
     try:
         version, config = probe_server(client)

@@ -19,6 +19,7 @@ from django.conf import settings as django_settings
 from django.core.signals import request_started
 
 from .conf import on_reload
+from .core.render import ARRIVAL_KEY, UNKNOWN
 
 _latest = 0
 
@@ -28,10 +29,6 @@ _latest = 0
 #: ``request.META`` (WSGI) or ``request.scope`` (ASGI, where signal receivers run in a task
 #: of their own).
 arrival: ContextVar[int | None] = ContextVar("pagecache_arrival", default=None)
-ARRIVAL_KEY = "pagecache.arrival"
-#: A request arrived, but no start is known for it: nothing it renders may be stored (a
-#: start read later, at a fragment's own lookup, could postdate the rows it shows).
-UNKNOWN = -1
 
 
 def saw(clock: int) -> None:
@@ -66,23 +63,11 @@ def arrival_start(outside: int | None) -> int | None:
     return None if noted == UNKNOWN else noted
 
 
-def request_arrival(request: object) -> int | None:
-    """The purge clock noted when Django started handling ``request`` (:data:`UNKNOWN` if
-    the cache was unusable then); ``None`` if nothing was noted."""
-    meta = getattr(request, "META", None)
-    if isinstance(meta, dict) and ARRIVAL_KEY in meta:
-        return meta[ARRIVAL_KEY]  # type: ignore[no-any-return]
-    scope = getattr(request, "scope", None)
-    if isinstance(scope, dict):
-        return scope.get(ARRIVAL_KEY)
-    return None
-
-
 def _note_arrival(**kwargs: object) -> None:
     if _latest:
         now: int | None = _latest
     else:
-        from .access import render_start  # a process's first request asks the store once
+        from .driver import render_start  # a process's first request asks the store once
 
         now = render_start()
     noted = UNKNOWN if now is None else now

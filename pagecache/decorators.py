@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponseBase
 
-from .pages import serve
-from .tags import HANDLED_ATTR, normalize_tags, render_state
+from .core.render import HANDLED_ATTR, render_state
+from .core.tags import normalize_tags
+from .serve import serve
 
 View = TypeVar("View", bound=Callable[..., Any])
 TagSource = Iterable[object] | str | Callable[..., Iterable[object]]

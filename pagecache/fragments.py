@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model
 from django.utils.functional import Promise, empty
 
-from . import access, clock, keys
-from . import entry as entries
-from .access import Action, Outcome
+from . import clock, driver
 from .conf import settings
-from .tags import RenderState, current_render, normalize_tags, render_state, to_tag
+from .core import entry as entries
+from .core import keys
+from .core.render import RenderState, current_render, render_state
+from .core.tags import normalize_tags, to_tag
+from .driver import Action, Outcome
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -116,7 +118,7 @@ def rendering() -> Iterator[RenderState]:
         # Already inside a render: its start (or lack of one) holds for the whole of it.
         yield current
         return
-    start = access.current_clock()
+    start = driver.current_clock()
     state = RenderState(start=start if start is not None else clock.latest())
     token = current_render.set(state)
     try:
@@ -149,7 +151,7 @@ def cached_fragment(
     key = keys.fragment_key(
         settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
     )
-    outcome = access.obtain(key)
+    outcome = driver.obtain(key)
     if outcome.action in (Action.HIT, Action.STALE) and outcome.entry is not None:
         if parent is not None:
             # The cached part brings its tags with the starts they are judged against, and
@@ -176,7 +178,7 @@ def cached_fragment(
     try:
         html = render()
     except BaseException:
-        access.release(key, outcome.token, uncacheable=True)
+        driver.release(key, outcome.token, uncacheable=True)
         raise
     finally:
         current_render.reset(token)
@@ -187,12 +189,12 @@ def cached_fragment(
     if outcome.start is None:
         return html
     if state.start is None:
-        access.release(key, outcome.token, uncacheable=False)  # the next render may store
+        driver.release(key, outcome.token, uncacheable=False)  # the next render may store
     elif csrf_handed_out or _contains_token(html, csrf_token):
         logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
-        access.release(key, outcome.token, uncacheable=True)
+        driver.release(key, outcome.token, uncacheable=True)
     elif not _store(key, html, state, outcome, ttl, stale_ttl):
-        access.release(key, outcome.token, uncacheable=True)
+        driver.release(key, outcome.token, uncacheable=True)
     return html
 
 
@@ -221,7 +223,7 @@ def _store(
         return False  # embeds something already stale, and may not be served stale
     own, carried = state.judged_tags(state.start)
     entry = entries.Entry(0, "", (), body, own, state.start, ttl, stale_ttl, carried)
-    access.save(key, entries.dumps(entry), ttl + stale_ttl, lock_token=outcome.token)
+    driver.save(key, entries.dumps(entry), ttl + stale_ttl, lock_token=outcome.token)
     return True
 
 

@@ -1,7 +1,7 @@
 """``PageCacheMiddleware``: the page cache as one middleware, placed first in MIDDLEWARE.
 
-Thin on purpose: every decision is in :mod:`pagecache.policy`, the flow in
-:mod:`pagecache.pages`. Being first means a hit is answered before any other
+Thin on purpose: every decision is in :mod:`pagecache.core.policy`, the flow in
+:mod:`pagecache.serve`. Being first means a hit is answered before any other
 middleware or the view runs, and a miss sees the final response (cookies, Vary)
 that every other middleware produced.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .pages import GetResponse, serve
-from .tags import HANDLED_ATTR
+from .core.render import HANDLED_ATTR
+from .serve import GetResponse, serve
 
 if TYPE_CHECKING:
     from django.http import HttpRequest, HttpResponseBase

@@ -2,7 +2,7 @@
 
 A row is written inside the transaction that changed the data (or, outside one, when a
 purge could not be delivered), and deleted by whichever process delivers it; see
-:mod:`pagecache.outbox`. The table is empty except around faults and commits.
+:mod:`pagecache.purging.outbox`. The table is empty except around faults and commits.
 """
 
 from __future__ import annotations

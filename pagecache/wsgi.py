@@ -9,8 +9,8 @@ Wrap Django's WSGI application (as WhiteNoise does)::
 
 A hit costs the lookup and nothing else: no ``HttpRequest``, no middleware, no URL
 resolving. The rules are the middleware's own — eligibility, host validation, key,
-``Vary``, HEAD, 304 — from :mod:`pagecache.facts` and :mod:`pagecache.pages`. Everything
-else falls through to Django unchanged, carrying this lookup (and the render lock it may
+``Vary``, HEAD, 304 — from :mod:`pagecache.core.request_facts` and :mod:`pagecache.serve`.
+Everything else falls through to Django unchanged, carrying this lookup (and the render lock it may
 have taken) to ``PageCacheMiddleware``, which renders and stores. The middleware must be
 installed; without it the fast path never takes render locks, so it cannot leave one behind.
 """
@@ -23,10 +23,11 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.handlers.wsgi import get_path_info, get_script_name
 
-from . import access, facts, pages
-from .access import Action
-from .health import log_failure
+from . import driver, serve
+from .core import request_facts
+from .driver import Action
 from .middleware import MIDDLEWARE_PATH
+from .outage import log_failure
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -57,25 +58,25 @@ class PageCacheWSGI:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
-            page = facts.page_request(environ, *django_path(environ))
+            page = request_facts.page_request(environ, *django_path(environ))
             if isinstance(page, str):
                 return self.application(environ, start_response)
-            outcome = pages.obtain(page, lock=MIDDLEWARE_PATH in django_settings.MIDDLEWARE)
+            outcome = serve.obtain(page, lock=MIDDLEWARE_PATH in django_settings.MIDDLEWARE)
         except Exception as exc:
             # A failing cache never breaks a page: let Django handle the request.
             log_failure("wsgi", "pagecache: WSGI fast path failed, falling through: %r", exc)
             return self.application(environ, start_response)
 
         if outcome.action in (Action.HIT, Action.STALE):
-            parts = pages.hit_parts(page, outcome)
+            parts = serve.hit_parts(page, outcome)
             start_response(f"{parts.status} {parts.reason}", parts.headers)
             return [parts.body]
 
         # Hand the lookup to the middleware, and take the lock back if it never got there.
         consumed: list[bool] = []
-        environ[pages.OUTCOME_KEY] = (page.base_key, outcome, consumed)
+        environ[serve.OUTCOME_KEY] = (page.base_key, outcome, consumed)
         try:
             return self.application(environ, start_response)
         finally:
             if outcome.token and not consumed:
-                access.release(outcome.key, outcome.token, uncacheable=False)
+                driver.release(outcome.key, outcome.token, uncacheable=False)

@@ -164,7 +164,7 @@ def _stop_deliverer_before_the_test_database_goes(django_db_setup: None) -> Iter
     """pagecache's background deliverer queries the database; stop it before pytest-django
     drops the test database (a connection it held would make DROP DATABASE fail)."""
     yield
-    from pagecache import deliverer
+    from pagecache.purging import deliverer
 
     deliverer.stop()
 
@@ -175,7 +175,8 @@ def reset_pagecache_state() -> None:
     from django.conf import settings
     from django.core.cache import caches
 
-    from pagecache import conf, purge
+    from pagecache import conf
+    from pagecache.purging import purge
 
     for alias, config in settings.CACHES.items():
         if config.get("BACKEND") == "django.core.cache.backends.locmem.LocMemCache":
@@ -210,7 +211,7 @@ def pages_site() -> Iterator[None]:
 def quiet_deliverer(monkeypatch: pytest.MonkeyPatch) -> None:
     """No background deliverer for this test: its turn-taking SET NX twice a second would
     show up in server-wide counts (INFO commandstats, MONITOR)."""
-    from pagecache import deliverer
+    from pagecache.purging import deliverer
 
     deliverer.stop()
     monkeypatch.setattr(deliverer, "_start", lambda: None)

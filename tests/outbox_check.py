@@ -23,11 +23,11 @@ def main() -> int:
     from django.db import connection, transaction
     from django.test.utils import override_settings, setup_databases, teardown_databases
 
-    from pagecache import deliverer, outbox, purge
-    from pagecache.entry import Entry, dumps
+    from pagecache.core.entry import Entry, dumps
     from pagecache.models import PurgeRecord
+    from pagecache.purging import deliverer, outbox, purge
     from pagecache.signals import tags_purged
-    from pagecache.store import get_store
+    from pagecache.stores.select import get_store
 
     url = os.environ["REDIS_URL"]
     caches = {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -112,6 +113,7 @@ SQLITE = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
 # PAGECACHE_TEST_DATABASE picks one engine (tests that run the library on each of them).
 _chosen = os.environ.get("PAGECACHE_TEST_DATABASE")
+DATABASES: dict[str, Any]
 if _chosen == "mariadb":
     DATABASES = {"default": _mariadb()}
 elif _chosen == "sqlite":

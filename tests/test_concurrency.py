@@ -18,7 +18,8 @@ from django.test import Client, override_settings
 from django.urls import path
 
 import pagecache
-from pagecache import access, keys
+from pagecache import driver
+from pagecache.core import keys
 from tests.pages_urls import MIDDLEWARE
 from tests.redis_harness import free_port
 
@@ -92,7 +93,7 @@ def waiters(monkeypatch):
                 return self.changed.wait_for(lambda: len(self.threads) >= n, timeout)
 
     state = Waiters()
-    original = access._pause
+    original = driver._pause
 
     def pause(seconds):
         with state.changed:
@@ -100,7 +101,7 @@ def waiters(monkeypatch):
             state.changed.notify_all()
         original(seconds)
 
-    monkeypatch.setattr(access, "_pause", pause)
+    monkeypatch.setattr(driver, "_pause", pause)
     return state
 
 

@@ -1,4 +1,4 @@
-"""The CSRF token's way out of stored pages and back in (pagecache.csrf), on its own."""
+"""The CSRF token's way out of stored pages and back in (pagecache.core.csrf), on its own."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pagecache import csrf, entry
+from pagecache.core import csrf, entry
 
 SECRET = "s" * 16 + "S" * 16
 OTHER = "o" * 32

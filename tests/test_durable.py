@@ -29,8 +29,10 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 import pagecache
-from pagecache import deliverer, health, keys, purge
+from pagecache import outage
+from pagecache.core import keys
 from pagecache.models import PurgeRecord
+from pagecache.purging import deliverer, purge
 from pagecache.signals import tags_purged
 from tests.conftest import redis_caches
 from tests.freshness_site import GATE, MIDDLEWARE
@@ -147,7 +149,7 @@ def test_a_purge_that_cannot_reach_redis_is_delivered_within_a_second_of_its_ret
     back = time.monotonic()
     assert announced.wait_for(f"testapp.article:{article.pk}", timeout=5)
     assert time.monotonic() - back <= 1.0
-    health.reset()  # a process whose breaker never opened
+    outage.reset()  # a process whose breaker never opened
     assert titles(client.get("/articles/").content.decode()) == {"new"}
 
 
@@ -196,7 +198,7 @@ def assert_released_within_the_socket_timeout(redis, lock: str, waiters) -> None
     while redis.exists(lock) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not redis.exists(lock)
-    health.reset()  # the next request stands for one in a process whose breaker never opened
+    outage.reset()  # the next request stands for one in a process whose breaker never opened
     assert Client().get("/slow/")["X-Cache"] == "MISS"
     assert not waiters.threads  # nobody waited for a render
 

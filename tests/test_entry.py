@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pagecache import entry
-from pagecache.entry import Entry, State, dumps, judge, loads
+from pagecache.core import entry
+from pagecache.core.entry import Entry, dumps, loads
+from pagecache.core.freshness import State, judge
 
 SAMPLE = Entry(
     status=200,

@@ -8,7 +8,7 @@ import time
 import pytest
 from django.test import Client, override_settings
 
-from pagecache import health
+from pagecache import outage
 from tests.test_purge import count_round_trips
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
@@ -20,7 +20,7 @@ def server(private_cache):
 
 
 def test_redis_killed_then_restarted(server, monkeypatch):
-    monkeypatch.setattr(health.breaker, "backoff", 0.0)  # don't wait out the back-off
+    monkeypatch.setattr(outage.breaker, "backoff", 0.0)  # don't wait out the back-off
     client = Client()
     client.get("/other/")
     assert client.get("/other/")["X-Cache"] == "HIT"
@@ -61,7 +61,7 @@ def test_outage_is_logged_once_per_interval_not_per_request(server, caplog):
     client = Client()
     with caplog.at_level(logging.WARNING, logger="pagecache"):
         for _ in range(20):
-            health.breaker.succeeded()  # force a real attempt on every request
+            outage.breaker.succeeded()  # force a real attempt on every request
             assert client.get("/other/").status_code == 200
     records = [r for r in caplog.records if r.name == "pagecache"]
     assert len(records) == 1

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.middleware.csrf import _unmask_cipher_token  # type: ignore[attr-defined]
 from django.test import override_settings
 
-from pagecache import entry
+from pagecache.core import entry
 from pagecache.wsgi import PageCacheWSGI
 from tests.forms_site import MIDDLEWARE, RENDERS
 from tests.test_wsgi import LazyWSGIHandler

@@ -20,7 +20,8 @@ from django.db import connections, transaction
 from django.test import Client, override_settings
 
 import pagecache
-from pagecache import clock, entry, health, keys
+from pagecache import clock, outage
+from pagecache.core import entry, keys
 from pagecache.wsgi import PageCacheWSGI
 from tests.freshness_site import GATE, MIDDLEWARE
 from tests.test_wsgi import WSGIClient
@@ -126,10 +127,10 @@ def test_a_request_that_arrived_while_the_cache_was_unusable_stores_no_fragment_
     url = "/articles/"
     get(url)  # cached before the fault
     clock.forget()
-    health.breaker.failed()  # unusable when the request arrives
+    outage.breaker.failed()  # unusable when the request arrives
 
     def write() -> None:
-        health.breaker.succeeded()  # ...usable again while the view holds its rows
+        outage.breaker.succeeded()  # ...usable again while the view holds its rows
         save_title(article, "new")()
 
     assert titles(race(get, url, write)) == {"old"}
@@ -199,10 +200,10 @@ def test_without_the_middleware_a_request_arriving_while_the_cache_was_unusable_
     article = Article.objects.create(title="a")
     get = getter("middleware", "anonymous")
     clock.forget()  # a fresh worker: its first request asks the cache for the clock...
-    health.breaker.failed()  # ...which is unusable then
+    outage.breaker.failed()  # ...which is unusable then
 
     def write() -> None:
-        health.breaker.succeeded()
+        outage.breaker.succeeded()
         with transaction.atomic():
             article.title = "b"
             article.save()

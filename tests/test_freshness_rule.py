@@ -7,8 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pagecache.entry import Entry, State, dumps, judge
-from pagecache.redis_store import RedisStore
+from pagecache.core.entry import Entry, dumps
+from pagecache.core.freshness import State, judge
+from pagecache.stores.redis import RedisStore
 
 KEY = "pc:p1:http://rule.test/"
 TAGS_KEY = "pc:tags"

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 
 import pagecache
-from pagecache import hooks
+from pagecache.purging import model_hooks
 from pagecache.signals import tags_purged
 from tests.testapp.models import Article, Category, Comment, Note, Reader, Subscription
 
@@ -180,8 +180,8 @@ def test_register_adds_tags_from_a_callable(purged):
         comment.delete()
         assert f"testapp.article:{article.pk}" in purged.tags()
     finally:
-        hooks._registered.pop(Comment, None)
-        hooks._forget_models()
+        model_hooks._registered.pop(Comment, None)
+        model_hooks._forget_models()
 
 
 def test_register_rejects_non_models():
@@ -211,7 +211,7 @@ def test_purge_queryset_after_plain_bulk_update(purged):
     article = Article.objects.create(title="x")
     Article.objects.filter(pk=article.pk).update(title="y")
     assert purged.calls == []  # no signals
-    hooks.purge_queryset(Article.objects.filter(pk=article.pk))
+    model_hooks.purge_queryset(Article.objects.filter(pk=article.pk))
     assert purged.tags() == {"testapp.article", f"testapp.article:{article.pk}"}
 
 
@@ -240,6 +240,6 @@ def test_a_failing_tags_purged_receiver_does_not_break_the_purge(caplog):
     finally:
         tags_purged.disconnect(broken)
     assert "tags_purged receiver" in caplog.text
-    from pagecache import purge
+    from pagecache.purging import purge
 
     assert purge.pending_tags() == {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pagecache import keys
+from pagecache.core import keys
 from pagecache.fragments import vary_token
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client, override_settings
 
-from pagecache import keys
+from pagecache.core import keys
 from tests.pages_urls import MIDDLEWARE, RENDERS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
@@ -169,10 +169,10 @@ def test_vary_gives_one_entry_per_header_value(client):
 
 
 def test_vary_is_learnt_from_redis_by_a_fresh_process(client):
-    from pagecache import pages
+    from pagecache import serve
 
     client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
-    pages._vary_names.clear()  # as in another worker process that never saw this page
+    serve._vary_names.clear()  # as in another worker process that never saw this page
     response = client.get("/lang/", HTTP_ACCEPT_LANGUAGE="de")
     assert response["X-Cache"] == "HIT"
     assert response.content == b"lang=de"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pagecache import policy
+from pagecache.core import policy
 
 BYPASS = ("sessionid",)
 

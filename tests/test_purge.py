@@ -10,8 +10,8 @@ from django.http import HttpRequest
 from django.test import Client
 
 import pagecache
-from pagecache import purge
-from pagecache.store import get_store
+from pagecache.purging import purge
+from pagecache.stores.select import get_store
 from tests.pages_urls import HOOKS
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
@@ -125,7 +125,7 @@ def _commands(redis_client):
 
 
 def _purge_cost(redis_server, entries):
-    from pagecache.entry import Entry, dumps
+    from pagecache.core.entry import Entry, dumps
 
     store = get_store()
     raw = redis_server.client()
@@ -220,9 +220,9 @@ def durable_server(private_cache, tmp_path):
 
 
 def test_purge_while_redis_is_down_is_resent_before_serving(durable_server, caplog, monkeypatch):
-    from pagecache import health
+    from pagecache import outage
 
-    monkeypatch.setattr(health.breaker, "backoff", 0.0)
+    monkeypatch.setattr(outage.breaker, "backoff", 0.0)
     client = Client()
     client.get("/other/")
     assert client.get("/other/")["X-Cache"] == "HIT"
@@ -319,10 +319,10 @@ def test_a_hit_costs_one_round_trip_and_one_command(client, redis_server):
 
 
 def test_a_process_without_the_page_decoded_gets_the_body(client, redis_server):
-    from pagecache import access
+    from pagecache import driver
 
     first = client.get("/page/")
-    access.forget_decoded()  # as in a worker process that never served this page
+    driver.forget_decoded()  # as in a worker process that never served this page
     raw = redis_server.client()
     raw.config_resetstat()
     response = client.get("/page/")

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client, override_settings
 
 import pagecache
-from pagecache.django_store import DjangoCacheStore
-from pagecache.redis_store import RedisStore
-from pagecache.store import get_store
+from pagecache.stores.django_cache import DjangoCacheStore
+from pagecache.stores.redis import RedisStore
+from pagecache.stores.select import get_store
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("pages_site")]
 

@@ -14,7 +14,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.test import Client, override_settings
 
 import pagecache
-from pagecache import keys, pages
+from pagecache import serve
+from pagecache.core import keys
 from pagecache.wsgi import PageCacheWSGI
 from tests.pages_urls import MIDDLEWARE, RENDERS
 from tests.test_purge import count_round_trips
@@ -175,7 +176,7 @@ def scenario_query(c):
 
 def scenario_vary(c):
     out = [line(c.get("/lang/", HTTP_ACCEPT_LANGUAGE=lang)) for lang in ("de", "fr", "de", "fr")]
-    pages._vary_names.clear()  # a process that never saw the page
+    serve._vary_names.clear()  # a process that never saw the page
     out.append(line(c.get("/lang/", HTTP_ACCEPT_LANGUAGE="fr")))
     return out
 

@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db.models import F
 
     import pagecache
-    from pagecache.purge import pending_tags
+    from pagecache.purging.purge import pending_tags
     from tests.soak.site.models import Article
 
     first, _, last = args.pks.partition("-")

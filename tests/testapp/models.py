@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from pagecache.hooks import PurgingManager
+from pagecache.purging.model_hooks import PurgingManager
 
 
 class Category(models.Model):

@@ -13,12 +13,14 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import RequestFactory
 
-from pagecache import entry as entries
-from pagecache import facts, pages
+from pagecache import serve
 from pagecache.conf import settings
+from pagecache.core import entry as entries
+from pagecache.core import request_facts
+from pagecache.core.freshness import State
 from pagecache.exceptions import InvalidTag, PurgeError, StoreUnavailable
-from pagecache.purge import purge_tags
-from pagecache.store import State, get_store
+from pagecache.purging.purge import purge_tags
+from pagecache.stores.select import get_store
 
 #: "app_label.Model" or "app_label.Model:pk", as typed by people (any case).
 MODEL_TAG = re.compile(r"^(?P<app>\w+)\.(?P<model>\w+)(?P<rest>:.+)?$")
@@ -89,7 +91,7 @@ class Command(BaseCommand):
             raise CommandError(f"The pagecache cache is unreachable: {exc}") from exc
 
     def handle_deliver(self, **options: Any) -> None:
-        from pagecache.deliverer import deliver_recorded
+        from pagecache.purging.deliverer import deliver_recorded
 
         count = deliver_recorded()
         message = f"Delivered {count} recorded purge(s)." if count else "No recorded purges."
@@ -123,7 +125,7 @@ class Command(BaseCommand):
             name, sep, value = line.partition(":")
             if not sep or not name.strip():
                 raise CommandError(f"A header must look like 'Name: value', not {line!r}")
-            headers[facts.environ_key(name.strip())] = value.strip()
+            headers[request_facts.environ_key(name.strip())] = value.strip()
         # The request a browser would send, keyed exactly as the middleware keys it
         # (language, VARY_ON_REQUEST and ignored cookies included).
         path = unquote(parts.path or "/")
@@ -132,7 +134,7 @@ class Command(BaseCommand):
         request = factory.get(
             path + (f"?{parts.query}" if parts.query else ""), secure=parts.scheme == "https"
         )
-        page = facts.page_request(request.META, "", path, request)
+        page = request_facts.page_request(request.META, "", path, request)
         if isinstance(page, str):
             raise CommandError(f"This request does not use the page cache: {page}")
         store = get_store()
@@ -141,7 +143,7 @@ class Command(BaseCommand):
         if found.state is State.VARY and found.value is not None:
             names = entries.loads_vary(found.value) or ()
             self.stdout.write(f"vary:     {', '.join(names)} (choose a variant with -H)")
-            key = pages.variant_key(page, names)
+            key = serve.variant_key(page, names)
             found = store.lookup(key)
         self.stdout.write(f"key:      {key}")
         stored = entries.loads(found.value) if found.value is not None else None

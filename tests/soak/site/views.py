@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 import pagecache
-from pagecache.purge import pending_tags
+from pagecache.purging.purge import pending_tags
 
 from .models import Article
 

@@ -7,11 +7,11 @@ each promise). This module adds what the store cannot know about:
 * transactions — inside ``transaction.atomic()`` the purge is sent now *and* again when
   the outermost block commits, so a render that read the old rows between the two is
   purged as well; a record of it is written in the same transaction
-  (:mod:`pagecache.outbox`), so a process that dies between the commit and the second
+  (:mod:`pagecache.purging.outbox`), so a process that dies between the commit and the second
   purge cannot lose it;
 * outages — a purge that cannot be delivered after a few quick retries is logged, kept in
   memory (this process re-sends it before it serves anything from the cache again) and
-  recorded in the database (any process re-delivers it, see :mod:`pagecache.deliverer`);
+  recorded in the database (any process re-delivers it, see :mod:`pagecache.purging.deliverer`);
 * announcing — ``tags_purged`` is sent once per purge, after the data change committed:
   by the caller when its purge got through, otherwise by whoever delivers it later. A
   durable record decides: the delete that removes it announces it.
@@ -32,12 +32,14 @@ from functools import partial
 
 from django.db import connections
 
-from . import clock, outbox
-from .exceptions import PurgeError, StoreUnavailable
-from .health import breaker, log_failure
-from .signals import tags_purged
-from .store import Store, get_store
-from .tags import normalize_tags
+from .. import clock
+from ..core.tags import normalize_tags
+from ..exceptions import PurgeError, StoreUnavailable
+from ..outage import breaker, log_failure
+from ..signals import tags_purged
+from ..stores.base import Store
+from ..stores.select import get_store
+from . import outbox
 
 logger = logging.getLogger("pagecache")
 
@@ -51,7 +53,7 @@ class Purge:
 
     tags: tuple[str, ...]
     soft: bool
-    #: Durable copies to delete once delivered (see :mod:`pagecache.outbox`).
+    #: Durable copies to delete once delivered (see :mod:`pagecache.purging.outbox`).
     records: list[outbox.Record] = field(default_factory=list)
     #: Whether it sends ``tags_purged`` (not the first of two purges in a transaction).
     announce: bool = True
@@ -141,7 +143,7 @@ def _deliver(purge: Purge, raise_errors: bool) -> None:
 def _default_alias() -> str:
     from django.db import router
 
-    from .models import PurgeRecord
+    from ..models import PurgeRecord
 
     return router.db_for_write(PurgeRecord) or "default"
 

@@ -8,7 +8,7 @@ A purge is recorded (a :class:`~pagecache.models.PurgeRecord` row) in two cases:
 
 Whoever delivers a recorded purge deletes its row; the delete that removes it decides who
 announces it (``tags_purged`` is sent once). Any process may deliver: the background
-deliverer (:mod:`pagecache.deliverer`) looks for rows every half second, and
+deliverer (:mod:`pagecache.purging.deliverer`) looks for rows every half second, and
 ``manage.py pagecache deliver`` does it by hand. Database errors never reach the caller of
 ``purge_tags``: they are logged, and the purge stays in memory.
 """
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from django.db import connections, router, transaction
 
-from .health import log_failure
+from ..outage import log_failure
 
 if TYPE_CHECKING:
-    from .models import PurgeRecord
+    from ..models import PurgeRecord
 
 logger = logging.getLogger("pagecache")
 
@@ -52,7 +52,7 @@ class Recorded:
 
 def _model() -> type[PurgeRecord]:
     # Imported late: this module is imported by purge_tags' module, before apps are ready.
-    from .models import PurgeRecord
+    from ..models import PurgeRecord
 
     return PurgeRecord
 

@@ -1,7 +1,7 @@
 """The page cache flow: look up, serve a hit, or render and store.
 
 This module translates between Django's request/response objects and the pure
-:mod:`~pagecache.policy`, :mod:`~pagecache.entry` and :mod:`~pagecache.store` layers.
+:mod:`~pagecache.core.policy`, :mod:`~pagecache.core.entry` and :mod:`~pagecache.stores` layers.
 It is driven by the middleware (once per request) or by ``@cache_page`` on its own;
 it makes no caching decision of its own beyond asking those modules.
 """
@@ -20,11 +20,12 @@ from django.http.cookie import parse_cookie
 from django.middleware.csrf import get_token
 from django.utils.encoding import escape_uri_path
 
-from . import access, csrf, facts, keys, policy
-from . import entry as entries
-from .access import Action, Outcome
+from . import driver
 from .conf import on_reload, settings
-from .tags import RenderState, current_render, render_state
+from .core import csrf, keys, policy, request_facts
+from .core import entry as entries
+from .core.render import RenderState, current_render, render_state
+from .driver import Action, Outcome
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -53,7 +54,7 @@ def serve(
     """
     path_info = request.path_info
     script_name = request.path.removesuffix(path_info)
-    page = facts.page_request(request.META, script_name, path_info, request)
+    page = request_facts.page_request(request.META, script_name, path_info, request)
     if isinstance(page, str):
         logger.debug("pagecache: bypass %s: %s", request.path, page)
         state = render_state(request)
@@ -61,7 +62,7 @@ def serve(
         if state.open_start:
             # Everything this request renders starts no later than now (SPEC §6.2), even
             # when the page itself may not be cached: its fragments are.
-            state.begin(access.render_start())
+            state.begin(driver.render_start())
         # Fragments are cached for every visitor: they start with this request too.
         token = current_render.set(state)
         try:
@@ -86,11 +87,11 @@ def serve(
         # else: the request arrived while the cache was unusable; what ran since may have
         # read data before this lookup, so its start stays unknown.
     elif state.open_start:
-        state.begin(access.render_start())
+        state.begin(driver.render_start())
     return _render(request, get_response, state, page, outcome)
 
 
-def _handed_over(request: HttpRequest, page: facts.PageRequest) -> Outcome | None:
+def _handed_over(request: HttpRequest, page: request_facts.PageRequest) -> Outcome | None:
     """The outcome the WSGI fast path obtained for this very page, if it left one."""
     handed = request.META.pop(OUTCOME_KEY, None)
     if isinstance(handed, tuple) and handed[0] == page.base_key:
@@ -100,7 +101,7 @@ def _handed_over(request: HttpRequest, page: facts.PageRequest) -> Outcome | Non
     return None
 
 
-def variant_key(page: facts.PageRequest, names: tuple[str, ...]) -> str:
+def variant_key(page: request_facts.PageRequest, names: tuple[str, ...]) -> str:
     """The key of the page's variant for these ``Vary`` header names."""
     if not names:
         return page.base_key
@@ -133,23 +134,23 @@ def remove_malformed_csrf_cookie(request: HttpRequest) -> None:
     cookies = request.META.get("HTTP_COOKIE")
     sent, secret = csrf.cookie_secret(cookies)
     if sent and secret is None and cookies:
-        kept = policy.strip_cookies(cookies, [facts.csrf_cookie_pattern()])
+        kept = policy.strip_cookies(cookies, [request_facts.csrf_cookie_pattern()])
         request.META["HTTP_COOKIE"] = kept
         request.COOKIES = parse_cookie(kept)
 
 
-def obtain(page: facts.PageRequest, *, lock: bool = True) -> Outcome:
+def obtain(page: request_facts.PageRequest, *, lock: bool = True) -> Outcome:
     """Apply the single-flight rule to the page, following its Vary marker if needed."""
     # Only GET renders may be stored, so only they take the render lock; HEAD never waits.
     lock = lock and page.method == "GET"
     key = variant_key(page, _vary_names.get(page.base_key, ()))
-    outcome = access.obtain(key, lock=lock)
+    outcome = driver.obtain(key, lock=lock)
     if outcome.action is Action.VARY and outcome.found is not None:
         # First sight of this page in this process: the marker names its Vary headers.
         names = entries.loads_vary(outcome.found.value) or ()
         _remember_vary(page.base_key, names)
         key = variant_key(page, names)
-        outcome = access.obtain(key, lock=lock)
+        outcome = driver.obtain(key, lock=lock)
         if outcome.action is Action.VARY and outcome.found is not None:
             # A marker where a variant belongs (corrupt): render and overwrite it.
             outcome = Outcome(Action.RENDER, key, outcome.found, start=outcome.found.clock)
@@ -178,7 +179,7 @@ class HitParts:
 
 
 def hit_parts(
-    page: facts.PageRequest, outcome: Outcome, token_source: Callable[[], str] | None = None
+    page: request_facts.PageRequest, outcome: Outcome, token_source: Callable[[], str] | None = None
 ) -> HitParts:
     """The response for a HIT or STALE outcome: stored, or 304/412, plus Age and status.
 
@@ -215,7 +216,7 @@ def hit_parts(
 
 
 def _form_parts(
-    page: facts.PageRequest, stored: entries.Entry, token_source: Callable[[], str] | None
+    page: request_facts.PageRequest, stored: entries.Entry, token_source: Callable[[], str] | None
 ) -> HitParts:
     # Every visitor's copy differs (its token): no 304 from a validator shared by all.
     body = b"" if page.method == "HEAD" else stored.body
@@ -270,7 +271,7 @@ def _withhold_conditions(request: HttpRequest) -> dict[str, str | None]:
     copy stale); the client's conditions are answered from it afterwards, as Varnish does."""
     withheld: dict[str, str | None] = {}
     for name in CONDITIONAL_HEADERS:
-        key = facts.environ_key(name)
+        key = request_facts.environ_key(name)
         if key in request.META:
             withheld[name] = request.META.pop(key)
     return withheld
@@ -317,7 +318,7 @@ def _render(
     request: HttpRequest,
     get_response: GetResponse,
     state: RenderState,
-    page: facts.PageRequest,
+    page: request_facts.PageRequest,
     outcome: Outcome,
 ) -> HttpResponseBase:
     lock_key = outcome.key or page.base_key
@@ -328,20 +329,20 @@ def _render(
     try:
         response = get_response(request)
     except BaseException:
-        access.release(lock_key, outcome.token, uncacheable=True)
+        driver.release(lock_key, outcome.token, uncacheable=True)
         raise
     finally:
         current_render.reset(token)
         for name, value in withheld.items():
-            request.META[facts.environ_key(name)] = value
+            request.META[request_facts.environ_key(name)] = value
     if state.exempt:
-        access.release(lock_key, outcome.token, uncacheable=True)
+        driver.release(lock_key, outcome.token, uncacheable=True)
         return _mark(response, "BYPASS")
     start = state.start  # the request's start (the page lookup's clock, at the latest)
     if outcome.start is None or start is None or request.method != "GET":
         # An unknown start (the cache failed when the request arrived) is no reason to mark
         # the page uncacheable for a TTL.
-        access.release(lock_key, outcome.token, uncacheable=start is not None)
+        driver.release(lock_key, outcome.token, uncacheable=start is not None)
     elif getattr(response, "is_rendered", True) is False:
         # @cache_page without the middleware sees an unrendered TemplateResponse.
         response.add_post_render_callback(  # type: ignore[attr-defined]
@@ -357,7 +358,7 @@ def _store(
     request: HttpRequest,
     response: HttpResponseBase,
     state: RenderState,
-    page: facts.PageRequest,
+    page: request_facts.PageRequest,
     start: int,
     lock_key: str,
     lock_token: str,
@@ -406,7 +407,7 @@ def _store(
             excluded |= {"etag"}  # each visitor's copy differs: no validator shared by all
     if not decision:
         logger.debug("pagecache: not storing %s: %s", request.path, decision.reason)
-        access.release(lock_key, lock_token, uncacheable=True)
+        driver.release(lock_key, lock_token, uncacheable=True)
         return
     tags = tuple(state.tags)
     if settings.TAG_HEADER and tags:
@@ -416,7 +417,7 @@ def _store(
     stale_ttl = state.stale_ttl if state.stale_ttl is not None else settings.STALE_TTL
     if ttl + stale_ttl == 0:
         logger.debug("pagecache: not storing %s: it embeds a stale fragment", request.path)
-        access.release(lock_key, lock_token, uncacheable=False)
+        driver.release(lock_key, lock_token, uncacheable=False)
         return
     own, carried = state.judged_tags(start)
     names = policy.parse_vary(response.get("Vary"))
@@ -441,10 +442,10 @@ def _store(
     vary = (page.base_key, entries.dumps_vary(names)) if names else None
     # The lock was taken on the key looked up; the entry may land on a Vary variant of it.
     same_key = key == lock_key
-    if access.save(key, value, ttl + stale_ttl, vary, lock_token if same_key else "") and names:
+    if driver.save(key, value, ttl + stale_ttl, vary, lock_token if same_key else "") and names:
         _remember_vary(page.base_key, names)
     if not same_key:
-        access.release(lock_key, lock_token, uncacheable=False)
+        driver.release(lock_key, lock_token, uncacheable=False)
 
 
 def _not_stored_headers() -> frozenset[str]:

@@ -22,8 +22,8 @@ from django.utils.encoding import escape_uri_path
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
+from ..conf import on_reload, settings
 from . import keys, policy
-from .conf import on_reload, settings
 
 Environ = Mapping[str, Any]
 

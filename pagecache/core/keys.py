@@ -106,5 +106,5 @@ def tag_versions_key(prefix: str) -> str:
 
 
 def deliverer_key(prefix: str) -> str:
-    """Whose turn it is to deliver recorded purges (see :mod:`pagecache.deliverer`)."""
+    """Whose turn it is to deliver recorded purges (see :mod:`pagecache.purging.deliverer`)."""
     return f"{prefix}:deliverer"

@@ -1,9 +1,9 @@
-"""What a tag is, and how pages collect them while they render.
+"""The render state of one request: when its data could first be read (its start), the
+tags it collects, and the freshness of what it embeds.
 
-A tag is a short string naming something a page depends on (``"blog.article:42"``).
-Model classes and instances are accepted wherever tags are and become tags through
-:func:`model_tag`. This module validates and normalises tags and keeps the set of
-tags a render has collected; purging lives in :mod:`pagecache.purge`.
+A page render and every fragment rendered inside it share one :class:`RenderState`
+(fragments inherit the page's start, SPEC §6.2); fragments served from the cache bring
+their own tags and starts into it (:meth:`RenderState.carry`).
 """
 
 from __future__ import annotations
@@ -12,72 +12,19 @@ import time
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.db.models import Model
-
-from . import clock
-from .exceptions import InvalidTag
+from .tags import normalize_tags
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-MAX_TAG_LENGTH = 250
-
-
-def model_tag(obj: Model | type[Model]) -> str:
-    """Return the tag of a model class (``"blog.article"``) or instance (``"blog.article:42"``).
-
-    >>> from django.contrib.auth.models import Group
-    >>> model_tag(Group)
-    'auth.group'
-    >>> model_tag(Group(pk=7))
-    'auth.group:7'
-    """
-    if isinstance(obj, type) and issubclass(obj, Model):
-        return obj._meta.label_lower
-    if isinstance(obj, Model):
-        if obj.pk is None:
-            raise InvalidTag(f"{obj!r} has no primary key yet, so it cannot be used as a tag.")
-        return f"{obj._meta.label_lower}:{obj.pk}"
-    raise InvalidTag(f"{obj!r} is not a model class or instance.")
-
-
-def validate_tag(tag: str) -> str:
-    """Return ``tag`` if it is a valid tag string, else raise :class:`InvalidTag` naming it."""
-    if not tag:
-        raise InvalidTag("A tag must be a non-empty string, not ''.")
-    if len(tag) > MAX_TAG_LENGTH:
-        raise InvalidTag(f"Tag {tag[:40]!r}... is {len(tag)} characters; the limit is 250.")
-    for char in tag:
-        if char.isspace() or not char.isprintable():
-            raise InvalidTag(f"Tag {tag!r} contains whitespace or a control character.")
-    return tag
-
-
-def to_tag(value: object) -> str:
-    """Turn one tag-like value (str, model instance or model class) into a valid tag."""
-    if isinstance(value, str):
-        return validate_tag(value)
-    if isinstance(value, Model) or (isinstance(value, type) and issubclass(value, Model)):
-        return validate_tag(model_tag(value))
-    raise InvalidTag(f"{value!r} is not a tag: use a str, a model instance or a model class.")
-
-
-def normalize_tags(values: Iterable[object]) -> tuple[str, ...]:
-    """Validate tag-like values; return unique tags in first-seen order.
-
-    A string is one tag (it is not split); nested lists and tuples are flattened.
-    """
-    seen: dict[str, None] = {}
-    stack: list[Any] = list(values)[::-1]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, list | tuple | set | frozenset):
-            stack.extend(list(value)[::-1])
-        else:
-            seen.setdefault(to_tag(value), None)
-    return tuple(seen)
+#: Where a request carries the purge clock noted when Django started handling it:
+#: ``request.META`` (WSGI) or ``request.scope`` (ASGI). See :mod:`pagecache.clock`.
+ARRIVAL_KEY = "pagecache.arrival"
+#: A request arrived, but no start is known for it: nothing it renders may be stored (a
+#: start read later, at a fragment's own lookup, could postdate the rows it shows).
+UNKNOWN = -1
 
 
 @dataclass
@@ -164,11 +111,11 @@ def render_state(request: HttpRequest) -> RenderState:
     """Return the :class:`RenderState` of ``request``, creating it on first use."""
     state: RenderState | None = getattr(request, _STATE_ATTR, None)
     if state is None:
-        noted = clock.request_arrival(request)
+        noted = request_arrival(request)
         if noted is None:
             state = RenderState(open_start=True)
         else:
-            state = RenderState(start=None if noted == clock.UNKNOWN else noted)
+            state = RenderState(start=None if noted == UNKNOWN else noted)
         setattr(request, _STATE_ATTR, state)
     return state
 
@@ -181,3 +128,15 @@ def add_tags(request: HttpRequest, *tags: object) -> None:
     """
     valid = normalize_tags(tags)  # validate first: a bad tag raises before anything changes
     render_state(request).add(valid)
+
+
+def request_arrival(request: object) -> int | None:
+    """The purge clock noted when Django started handling ``request`` (:data:`UNKNOWN` if
+    the cache was unusable then); ``None`` if nothing was noted."""
+    meta = getattr(request, "META", None)
+    if isinstance(meta, dict) and ARRIVAL_KEY in meta:
+        return meta[ARRIVAL_KEY]  # type: ignore[no-any-return]
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        return scope.get(ARRIVAL_KEY)
+    return None

@@ -24,13 +24,16 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from . import clock, deliverer
-from . import entry as entries
+from . import clock
 from .conf import on_reload, settings
+from .core import entry as entries
+from .core.freshness import Lock, Lookup, State
 from .exceptions import StoreUnavailable
-from .health import breaker, log_failure
-from .purge import flush_pending, release_later
-from .store import Lock, Lookup, State, Store, get_store
+from .outage import breaker, log_failure
+from .purging import deliverer
+from .purging.purge import flush_pending, release_later
+from .stores.base import Store
+from .stores.select import get_store
 
 #: The lookup script reads at most this much of an entry to find the end of its header.
 MAX_HEADER_BYTES = 65536

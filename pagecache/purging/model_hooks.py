@@ -28,9 +28,9 @@ from django.apps import apps
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
-from .conf import on_reload, settings
+from ..conf import on_reload, settings
+from ..core.tags import model_tag, normalize_tags
 from .purge import purge_tags
-from .tags import model_tag, normalize_tags
 
 if TYPE_CHECKING:
     from django.db.models.fields.related import ForeignKey

@@ -11,10 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from . import keys
-from .entry import VARY_MAGIC, State, judge, read_header
-from .exceptions import StoreUnavailable
-from .store import Lock, Lookup
+from ..core import keys
+from ..core.entry import VARY_MAGIC, read_header
+from ..core.freshness import Lock, Lookup, State, judge
+from ..exceptions import StoreUnavailable
 
 if TYPE_CHECKING:
     from django.core.cache.backends.base import BaseCache

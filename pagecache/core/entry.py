@@ -10,9 +10,9 @@ Layout (format 3)::
 
 The header is plain ASCII-ish text so the Redis lookup script can check tag versions
 without reading the body. ``start`` is the purge clock read when the render began
-(see :mod:`pagecache.purge`); it is what makes a render that raced a purge stale. ``id``
+(see :mod:`pagecache.purging`); it is what makes a render that raced a purge stale. ``id``
 is a digest of the whole entry (header fields and payload): a process that already decoded
-that entry can skip transferring and decoding it again (see :mod:`pagecache.access`).
+that entry can skip transferring and decoding it again (see :mod:`pagecache.driver`).
 Anything that does not parse — an older or newer format, a foreign value, a truncated
 or corrupt payload, a codec this Python lacks — loads as ``None`` and is a miss.
 
@@ -21,11 +21,10 @@ or corrupt payload, a codec this Python lacks — loads as ``None`` and is a mis
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import threading
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 try:  # Python 3.14+ ships zstd; older ones use the zstandard wheel.
@@ -87,7 +86,7 @@ class Entry:
     #: Tags carried in by parts served from the cache that began earlier than ``start``
     #: (a cached fragment inside a page): each is judged against the start of its part.
     carried: tuple[tuple[str, int], ...] = ()
-    #: Where this render's CSRF token was taken out (see :mod:`pagecache.csrf`); "" if the
+    #: Where this render's CSRF token was taken out (see :mod:`pagecache.core.csrf`); "" if the
     #: page holds none. Each hit puts the visitor's own token there.
     csrf_placeholder: str = ""
 
@@ -239,86 +238,3 @@ def loads_vary(data: object) -> tuple[str, ...] | None:
         return tuple(data[len(VARY_MAGIC) :].decode("ascii").split())
     except UnicodeDecodeError:
         return None
-
-
-class State(enum.Enum):
-    """What a lookup found under a key, and what the entry may be used for right now.
-
-    The Lua lookup script returns the same states as integer codes (``LUA_CODES``).
-    """
-
-    MISS = "miss"
-    FRESH = "fresh"
-    #: Past its TTL, inside its stale window.
-    STALE = "stale"
-    #: A tag was soft-purged after the start it is judged against: usable as stale.
-    SOFT_PURGED = "soft-purged"
-    #: A tag was purged after its start, or the versions were lost: never usable.
-    PURGED = "purged"
-    #: Not an entry this version can read, or a start this purge clock never handed out.
-    UNREADABLE = "unreadable"
-    #: A Vary marker: the entry lives under a variant key.
-    VARY = "vary"
-
-
-#: The lookup script's integer codes for each state.
-LUA_CODES: dict[int, State] = {
-    0: State.MISS,
-    1: State.FRESH,
-    2: State.STALE,
-    3: State.SOFT_PURGED,
-    4: State.UNREADABLE,
-    5: State.PURGED,
-    6: State.VARY,
-}
-
-
-def judge(
-    *,
-    start: int,
-    tags: Iterable[str],
-    carried: Iterable[tuple[str, int]] = (),
-    clock: int | None,
-    floor: int,
-    hard: Mapping[str, int | None],
-    soft: Mapping[str, int | None],
-    ttl_left_ms: int,
-    stale_ms: int,
-) -> State:
-    """The freshness rule (the Lua lookup script implements the same lines).
-
-    Each tag is judged against the start of the part that carried it (``start`` for
-    ``tags``, its own for ``carried``): the entry is purged when the floor is newer than
-    any of those starts or a tag's hard version is newer than its start; soft-purged
-    likewise for soft versions; otherwise fresh until only its stale window is left of its
-    key's time to live. A ``start`` later than ``clock`` was never handed out by this
-    clock (a forged entry, or one from before the tag versions were reset): unreadable.
-
-    >>> judge(start=10, tags=["a"], clock=12, floor=1, hard={"a": 11}, soft={},
-    ...       ttl_left_ms=5000, stale_ms=1000)
-    <State.PURGED: 'purged'>
-    >>> judge(start=10, tags=[], carried=[("a", 5)], clock=12, floor=1, hard={"a": 7},
-    ...       soft={}, ttl_left_ms=5000, stale_ms=1000)
-    <State.PURGED: 'purged'>
-    """
-    if clock is not None and start > clock:
-        return State.UNREADABLE
-    judged = [(tag, start) for tag in tags]
-    judged.extend(carried)
-    earliest = min([start, *(tag_start for _, tag_start in judged)])
-    if floor > earliest:
-        return State.PURGED
-    soft_purged = False
-    for tag, tag_start in judged:
-        hard_version = hard.get(tag)
-        if hard_version is not None and hard_version > tag_start:
-            return State.PURGED
-        soft_version = soft.get(tag)
-        if soft_version is not None and soft_version > tag_start:
-            soft_purged = True
-    if soft_purged:
-        return State.SOFT_PURGED
-    # A negative time to live is Redis' "no expiry" (a key written without one): not stale.
-    if 0 <= ttl_left_ms <= stale_ms:
-        return State.STALE
-    return State.FRESH

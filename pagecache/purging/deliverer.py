@@ -7,7 +7,7 @@ It does two things, off the request path:
   :data:`RETRY_INTERVAL` (so a lock whose release failed is gone moments after the cache
   answers again, and nobody waits for it until ``LOCK_TIMEOUT``);
 * every :data:`POLL_INTERVAL` it looks for recorded purges in the database
-  (:mod:`pagecache.outbox`) — those of a process that died, or could not reach the cache —
+  (:mod:`pagecache.purging.outbox`) — those of a process that died, or could not reach the cache —
   and delivers them. Only one process per interval looks: each takes a turn with a short
   ``SET NX`` in the cache, so a hundred workers cost the database two cheap queries a
   second, and a hit never queries the database at all.
@@ -26,11 +26,12 @@ import time
 
 from django.db import DatabaseError, connections
 
-from . import keys, outbox, purge
-from .conf import settings
-from .exceptions import StoreUnavailable
-from .health import log_failure
-from .store import get_store
+from ..conf import settings
+from ..core import keys
+from ..exceptions import StoreUnavailable
+from ..outage import log_failure
+from ..stores.select import get_store
+from . import outbox, purge
 
 logger = logging.getLogger("pagecache")
 

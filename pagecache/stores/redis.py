@@ -14,10 +14,9 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from . import keys
-from .entry import LUA_CODES
-from .exceptions import StoreUnavailable
-from .store import Lock, Lookup
+from ..core import keys
+from ..core.freshness import LUA_CODES, Lock, Lookup
+from ..exceptions import StoreUnavailable
 
 # Shared Lua helpers: server time in microseconds, the clock/floor pair (recreated at "now"
 # when lost, which makes every older entry stale), and integer formatting without exponents.

@@ -1,0 +1,64 @@
+"""Choosing the store for ``PAGECACHE["CACHE"]``: the Redis fast path when the backend
+carries a redis-py client pagecache can run scripts on, the generic store otherwise."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..conf import on_reload, settings
+from .base import Store
+
+if TYPE_CHECKING:
+    from django.core.cache.backends.base import BaseCache
+
+
+def redis_client_of(cache: BaseCache) -> Any | None:
+    """The redis-py client behind a django-redis or Django ``RedisCache`` backend, if any."""
+    module = type(cache).__module__
+    try:
+        if module.startswith("django_redis"):
+            client = cache.client.get_client(write=True)  # type: ignore[attr-defined]
+        elif module == "django.core.cache.backends.redis":
+            client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        else:
+            return None
+    except (AttributeError, TypeError):
+        return None  # a sharded or custom client: use the generic path
+    pool_kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
+    if pool_kwargs.get("decode_responses"):
+        return None  # entries are bytes; a decoding client cannot return them intact
+    return client
+
+
+_store: Store | None = None
+
+
+def get_store() -> Store:
+    """The store for ``PAGECACHE["CACHE"]``, built once per settings change."""
+    global _store
+    if _store is None:
+        from django.core.cache import InvalidCacheBackendError, caches
+
+        from ..exceptions import StoreUnavailable
+
+        try:
+            cache = caches[settings.CACHE]
+        except InvalidCacheBackendError as exc:
+            # Reported by check pagecache.E003; at run time the site works uncached.
+            raise StoreUnavailable(str(exc)) from exc
+        client = redis_client_of(cache)
+        if client is not None:
+            from .redis import RedisStore
+
+            _store = RedisStore(client, settings.KEY_PREFIX)
+        else:
+            from .django_cache import DjangoCacheStore
+
+            _store = DjangoCacheStore(cache, settings.KEY_PREFIX)
+    return _store
+
+
+@on_reload
+def reset_store() -> None:
+    global _store
+    _store = None
