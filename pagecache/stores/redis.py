@@ -12,169 +12,26 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib import resources
 from typing import Any
 
 from ..core import keys
 from ..core.freshness import LUA_CODES, Lock, Lookup
 from ..exceptions import StoreUnavailable
 
-# Shared Lua helpers: server time in microseconds, the clock/floor pair (recreated at "now"
-# when lost, which makes every older entry stale), and integer formatting without exponents.
-_LUA_PRELUDE = """
-local function fmt(x) return string.format('%.0f', x) end
-local function now_us()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local function clock_floor(h)
-  local ok, meta = pcall(redis.call, 'HMGET', h, 'floor', 'clock')
-  if not ok then redis.call('DEL', h); meta = {false, false} end
-  local floor, clk = tonumber(meta[1]), tonumber(meta[2])
-  if not floor or not clk then
-    floor = now_us() + 1
-    clk = floor
-    redis.call('HSET', h, 'floor', fmt(floor), 'clock', fmt(clk))
-  end
-  return floor, clk
-end
-"""
 
-# KEYS: entry key, tag-versions hash, lock key.
-# ARGV: lock token ('' = don't lock), lock ms, content id the caller already holds decoded.
-# Returns {code, clock, value|false, pttl, lock, id|false}; codes match _LOOKUP_STATES, lock
-# _LOCKS. Only the entry's header is read here (GETRANGE): pulling a whole page through Lua
-# costs far more than the checks, and the body is sent only if the caller lacks that id.
-_LOOKUP_LUA = (
-    _LUA_PRELUDE
-    + """
-local floor, clk = clock_floor(KEYS[2])
-local function judge()
-  -- Most headers fit in 256 bytes; a page with many tags needs a second, larger read.
-  local ok, head = pcall(redis.call, 'GETRANGE', KEYS[1], 0, 255)
-  if not ok then return 4 end
-  if head == '' then return 0 end
-  local magic = string.sub(head, 1, 4)
-  if magic == 'PCV ' then
-    if #head == 256 then head = redis.call('GET', KEYS[1]) end
-    return 6, head
-  end
-  if magic ~= 'PC3 ' then return 4 end
-  local nl = string.find(head, '\\n', 5, true)
-  if not nl and #head == 256 then
-    head = redis.call('GETRANGE', KEYS[1], 0, 65535)
-    nl = string.find(head, '\\n', 5, true)
-  end
-  if not nl then return 4 end
-  local f = {}
-  for w in string.gmatch(string.sub(head, 5, nl - 1), '%S+') do f[#f + 1] = w end
-  local start, stale_ms, id, count = tonumber(f[1]), tonumber(f[3]), f[4], tonumber(f[5])
-  if not start or not stale_ms or not id or not count then return 4 end
-  -- A start later than the clock was never handed out by this clock: forged or pre-reset.
-  if start > clk then return 4 end
-  -- Each tag is judged against the start of the part that carried it: the entry's own
-  -- tags against its start, then groups (start, count, tags) carried in by cached parts.
-  local tags, starts, earliest = {}, {}, start
-  for j = 6, 5 + count do tags[#tags + 1] = f[j]; starts[#starts + 1] = start end
-  local i = 6 + count
-  while i <= #f do
-    local s, n = tonumber(f[i]), tonumber(f[i + 1])
-    if not s or not n or s >= start then return 4 end
-    if s < earliest then earliest = s end
-    for j = i + 2, i + 1 + n do tags[#tags + 1] = f[j]; starts[#starts + 1] = s end
-    i = i + 2 + n
-  end
-  if i ~= #f + 1 then return 4 end
-  if floor > earliest then return 5 end
-  local code = 1
-  for b = 1, #tags, 200 do
-    local names = {}
-    local last = math.min(#tags, b + 199)
-    for j = b, last do
-      names[#names + 1] = 'h:' .. tags[j]
-      names[#names + 1] = 's:' .. tags[j]
-    end
-    local vers = redis.call('HMGET', KEYS[2], unpack(names))
-    for j = 1, #vers, 2 do
-      local h, s = vers[j], vers[j + 1]
-      local tag_start = starts[b + (j - 1) / 2]
-      if (h and not tonumber(h)) or (s and not tonumber(s)) then
-        -- An unreadable version: count it as a purge happening now, and write it so.
-        clk = math.max(clk + 1, now_us())
-        redis.call('HSET', KEYS[2], 'clock', fmt(clk), names[j], fmt(clk), names[j + 1], fmt(clk))
-        return 5
-      end
-      if h and tonumber(h) > tag_start then return 5 end
-      if s and tonumber(s) > tag_start then code = 3 end
-    end
-  end
-  local pttl = redis.call('PTTL', KEYS[1])
-  if code == 1 and pttl >= 0 and pttl <= stale_ms then code = 2 end
-  return code, nil, pttl, id
-end
-local code, v, pttl, id = judge()
-if code == 1 or code == 2 or code == 3 then
-  if id == ARGV[3] then
-    v = nil
-  elseif not v then
-    v = redis.call('GET', KEYS[1])
-  end
-end
-local lock = 0
--- Anything but a fresh hit needs a render: let exactly one request do it.
-if code ~= 1 and code ~= 6 and ARGV[1] ~= '' then
-  if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then
-    lock = 1
-  elseif redis.call('GET', KEYS[3]) == 'U' then
-    lock = 3
-  else
-    lock = 2
-  end
-end
-return {code, clk, v or false, pttl or -1, lock, id or false}
-"""
-)
+def _lua(name: str, *, prelude: bool = True) -> str:
+    """A script from ``lua/`` (one per file, so they read, diff and lint as Lua), after the
+    shared helpers when it uses them."""
+    text = (_LUA_DIR / name).read_text(encoding="utf-8")
+    return (_lua("prelude.lua", prelude=False) + text) if prelude else text
 
-# KEYS: lock key. ARGV: token, uncacheable-marker ms ('0' = just release).
-# Releases the lock only if this token (or the uncacheable marker) still holds it.
-_RELEASE_LUA = """
-local cur = redis.call('GET', KEYS[1])
-if cur ~= ARGV[1] and cur ~= 'U' then return 0 end
-if ARGV[2] ~= '0' then
-  redis.call('SET', KEYS[1], 'U', 'PX', ARGV[2])
-else
-  redis.call('DEL', KEYS[1])
-end
-return 1
-"""
 
-# KEYS: tag-versions hash. ARGV: 'h' (hard) | 's' (soft) | 'f' (floor: everything), tags...
-_PURGE_LUA = (
-    _LUA_PRELUDE
-    + """
-local floor, clk = clock_floor(KEYS[1])
-local v = math.max(clk + 1, now_us())
-redis.call('HSET', KEYS[1], 'clock', fmt(v))
-if ARGV[1] == 'f' then redis.call('HSET', KEYS[1], 'floor', fmt(v)) end
-local i = 2
-while i <= #ARGV do
-  local args = {}
-  local last = math.min(#ARGV, i + 199)
-  for j = i, last do
-    args[#args + 1] = ARGV[1] .. ':' .. ARGV[j]
-    args[#args + 1] = fmt(v)
-  end
-  redis.call('HSET', KEYS[1], unpack(args))
-  i = last + 1
-end
-return v
-"""
-)
-
-# KEYS: tag-versions hash. Returns the purge clock (recreating the hash when it was lost).
-_CLOCK_LUA = _LUA_PRELUDE + """
-local floor, clk = clock_floor(KEYS[1])
-return clk
-"""
+_LUA_DIR = resources.files(__package__) / "lua"
+_LOOKUP_LUA = _lua("lookup.lua")
+_RELEASE_LUA = _lua("release.lua", prelude=False)
+_PURGE_LUA = _lua("purge.lua")
+_CLOCK_LUA = _lua("clock.lua")
 
 _LOCKS = {lock.value: lock for lock in Lock}
 

@@ -1,0 +1,18 @@
+-- Shared Lua helpers: server time in microseconds, the clock/floor pair (recreated at "now"
+-- when lost, which makes every older entry stale), and integer formatting without exponents.
+local function fmt(x) return string.format('%.0f', x) end
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function clock_floor(h)
+  local ok, meta = pcall(redis.call, 'HMGET', h, 'floor', 'clock')
+  if not ok then redis.call('DEL', h); meta = {false, false} end
+  local floor, clk = tonumber(meta[1]), tonumber(meta[2])
+  if not floor or not clk then
+    floor = now_us() + 1
+    clk = floor
+    redis.call('HSET', h, 'floor', fmt(floor), 'clock', fmt(clk))
+  end
+  return floor, clk
+end
