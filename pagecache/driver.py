@@ -17,17 +17,17 @@ becomes "no cache" (logged, rate-limited), never an error.
 
 from __future__ import annotations
 
-import enum
 import itertools
 import os
 import secrets
 import time
-from dataclasses import dataclass
 
 from . import clock
 from .conf import on_reload, settings
 from .core import entry as entries
-from .core.freshness import Lock, Lookup, State
+from .core import flow
+from .core.flow import NO_CACHE, Action, Outcome
+from .core.freshness import Lookup, State
 from .exceptions import StoreUnavailable
 from .outage import breaker, log_failure
 from .purging import deliverer
@@ -154,33 +154,8 @@ def next_token() -> str:
     return f"{_token_prefix}{next(_token_counter)}"
 
 
-class Action(enum.Enum):
-    HIT = "hit"
-    STALE = "stale"
-    RENDER = "render"
-    VARY = "vary"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What to do with a key: serve ``entry`` (HIT/STALE), follow a Vary marker, or render."""
-
-    action: Action
-    #: The key looked up (where a render lock, if any, is held).
-    key: str = ""
-    found: Lookup | None = None
-    entry: entries.Entry | None = None
-    #: RENDER: the purge clock to store the result with; None means "don't store".
-    start: int | None = None
-    #: RENDER: the render lock this request holds ("" if none).
-    token: str = ""
-
-
-NO_CACHE = Outcome(Action.RENDER)
-
-
 def obtain(key: str, *, lock: bool = True) -> Outcome:
-    """Serve, wait or render: apply the single-flight rule to ``key``."""
+    """Serve, wait or render: apply the single-flight rule (:func:`flow.decide`) to ``key``."""
     store = usable_store()
     if store is None:
         return NO_CACHE
@@ -193,18 +168,10 @@ def obtain(key: str, *, lock: bool = True) -> Outcome:
         found = lookup(store, key, token, lock_ms, known[0] if known else "")
         if found is None:
             return NO_CACHE
-        if found.state is State.VARY:
-            return Outcome(Action.VARY, key, found)
-        stored = _decode(key, found, known)
-        if found.state is State.FRESH and stored is not None:
-            return Outcome(Action.HIT, key, found, stored)
-        if found.lock is Lock.ACQUIRED:
-            return Outcome(Action.RENDER, key, found, start=found.clock, token=token)
-        if stored is not None and _servable_stale(found, stored):
-            return Outcome(Action.STALE, key, found, stored)
-        if found.lock is not Lock.HELD or time.monotonic() >= deadline:
-            # Nothing to wait for (hit-for-miss marker, no lock asked) or waited long enough.
-            return Outcome(Action.RENDER, key, found, start=found.clock)
+        stored = None if found.state is State.VARY else _decode(key, found, known)
+        action = flow.decide(found, stored, waited_enough=time.monotonic() >= deadline)
+        if action is not Action.WAIT:
+            return flow.outcome(action, key, found, stored, token)
         _pause(pause)
         pause = min(pause * 1.5, POLL_MAX)
 
@@ -245,14 +212,6 @@ def forget_decoded() -> None:
     global _decoded_bytes
     _decoded.clear()
     _decoded_bytes = 0
-
-
-def _servable_stale(found: Lookup, stored: entries.Entry) -> bool:
-    # Past its TTL inside the stale window, or soft-purged while it has a stale window.
-    # A hard purge is never served.
-    if found.state is State.STALE:
-        return True
-    return found.state is State.SOFT_PURGED and stored.stale_ttl > 0
 
 
 def failed(action: str, exc: Exception) -> None:

@@ -28,9 +28,9 @@ from . import clock, driver
 from .conf import settings
 from .core import entry as entries
 from .core import keys
+from .core.flow import Action, Outcome
 from .core.render import RenderState, current_render, render_state
 from .core.tags import normalize_tags, to_tag
-from .driver import Action, Outcome
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

@@ -24,8 +24,8 @@ from . import driver
 from .conf import on_reload, settings
 from .core import csrf, keys, policy, request_facts
 from .core import entry as entries
+from .core.flow import Action, Outcome
 from .core.render import RenderState, current_render, render_state
-from .driver import Action, Outcome
 
 if TYPE_CHECKING:
     from django.http import HttpRequest

@@ -25,7 +25,7 @@ from django.core.handlers.wsgi import get_path_info, get_script_name
 
 from . import driver, serve
 from .core import request_facts
-from .driver import Action
+from .core.flow import Action
 from .middleware import MIDDLEWARE_PATH
 from .outage import log_failure
 

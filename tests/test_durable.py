@@ -364,6 +364,8 @@ def test_a_purge_while_the_cache_is_known_down_does_not_wait_for_it(paused_redis
     monkeypatch.setattr(purge, "_send", lambda batch: attempts.append(batch[0].tags) or send(batch))
     deliverer.stop()
     monkeypatch.setattr(deliverer, "_start", lambda: None)
+    # The back-off outlasts the test however slow the machine (its default is 1 s).
+    monkeypatch.setattr(outage.breaker, "backoff", 60.0)
     paused_redis.pause(1.0)
     pagecache.purge_tags("first")  # tried (three times), failed: the breaker opens
     assert attempts == [("first",)] * 3
