@@ -14,12 +14,14 @@ if TYPE_CHECKING:
 
 def redis_client_of(cache: BaseCache) -> Any | None:
     """The redis-py client behind a django-redis or Django ``RedisCache`` backend, if any."""
-    module = type(cache).__module__
+    from django.core.cache.backends.redis import RedisCache
+
     try:
-        if module.startswith("django_redis"):
+        if _is_django_redis(cache):
             client = cache.client.get_client(write=True)  # type: ignore[attr-defined]
-        elif module == "django.core.cache.backends.redis":
-            client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+        elif isinstance(cache, RedisCache):
+            # Django offers no public accessor for its client; _cache is its RedisCacheClient.
+            client = cache._cache.get_client(write=True)
         else:
             return None
     except (AttributeError, TypeError):
@@ -28,6 +30,14 @@ def redis_client_of(cache: BaseCache) -> Any | None:
     if pool_kwargs.get("decode_responses"):
         return None  # entries are bytes; a decoding client cannot return them intact
     return client
+
+
+def _is_django_redis(cache: BaseCache) -> bool:
+    try:
+        from django_redis.cache import RedisCache as DjangoRedisCache
+    except ImportError:
+        return False
+    return isinstance(cache, DjangoRedisCache)
 
 
 _store: Store | None = None
