@@ -9,8 +9,7 @@ it makes no caching decision of its own beyond asking those modules.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,6 @@ from django.conf import settings as django_settings
 from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import get_token
-from django.utils.encoding import escape_uri_path
 
 from . import driver
 from .conf import on_reload, settings
@@ -26,6 +24,13 @@ from .core import csrf, keys, policy, request_facts
 from .core import entry as entries
 from .core.flow import Action, Outcome
 from .core.render import RenderState, current_render, render_state
+from .core.responses import (
+    CONDITIONAL_HEADERS,
+    HitParts,
+    conditional_status,
+    header_safe_tags,
+    hit_parts,
+)
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -168,103 +173,6 @@ def _remember_vary(base_key: str, names: tuple[str, ...]) -> None:
     _vary_names[base_key] = names
 
 
-@dataclass(frozen=True, slots=True)
-class HitParts:
-    """A response served from the cache, independent of how it is sent."""
-
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-def hit_parts(
-    page: request_facts.PageRequest, outcome: Outcome, token_source: Callable[[], str] | None = None
-) -> HitParts:
-    """The response for a HIT or STALE outcome: stored, or 304/412, plus Age and status.
-
-    A stored form gets the visitor's own CSRF token (``token_source``, or from their
-    cookie, setting one if they have none)."""
-    stored, found = outcome.entry, outcome.found
-    assert stored is not None and found is not None
-    label = "HIT" if outcome.action is Action.HIT else "STALE"
-    age = str(max(0, (stored.ttl + stored.stale_ttl) * 1000 - found.ttl_left_ms) // 1000)
-    environ = page.environ
-    conditional = None
-    if stored.csrf_placeholder:
-        parts = _form_parts(page, stored, token_source)
-    elif (
-        # Most hits carry no condition: don't look for validators then.
-        "HTTP_IF_NONE_MATCH" in environ
-        or "HTTP_IF_MODIFIED_SINCE" in environ
-        or "HTTP_IF_MATCH" in environ
-        or "HTTP_IF_UNMODIFIED_SINCE" in environ
-    ) and (
-        conditional := conditional_status(page.method, page.header, stored.status, stored.headers)
-    ) == 304:
-        headers = [(n, v) for n, v in stored.headers if n.lower() in policy.NOT_MODIFIED_HEADERS]
-        parts = HitParts(304, "Not Modified", headers, b"")
-    elif conditional == 412:
-        parts = HitParts(412, "Precondition Failed", [], b"")
-    else:
-        body = b"" if page.method == "HEAD" else stored.body
-        parts = HitParts(stored.status, stored.reason, list(stored.headers), body)
-    parts.headers.append(("Age", age))
-    if settings.STATUS_HEADER:
-        parts.headers.append((settings.STATUS_HEADER, label))
-    return parts
-
-
-def _form_parts(
-    page: request_facts.PageRequest, stored: entries.Entry, token_source: Callable[[], str] | None
-) -> HitParts:
-    # Every visitor's copy differs (its token): no 304 from a validator shared by all.
-    body = b"" if page.method == "HEAD" else stored.body
-    headers = list(stored.headers)
-    if token_source is not None:
-        body = body.replace(stored.csrf_placeholder.encode("ascii"), token_source().encode())
-    else:
-        filled = csrf.put_back(body, stored.csrf_placeholder, page.header("cookie"))
-        body = filled.body
-        if filled.set_cookie is not None:
-            headers.append(("Set-Cookie", filled.set_cookie))
-    return HitParts(stored.status, stored.reason, headers, body)
-
-
-#: Request headers that make a response conditional (RFC 9110 §13.1); hit_parts names
-#: their environ keys too.
-CONDITIONAL_HEADERS = ("If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since")
-
-
-def conditional_status(
-    method: str,
-    condition: Callable[[str], str | None],
-    status: int,
-    headers: Iterable[tuple[str, str]],
-) -> int | None:
-    """304 or 412 for a full response and a request's conditional headers (``condition``
-    gives one by name; asked only when the response has validators), else None."""
-    etag = last_modified = None
-    for name, value in headers:
-        lowered = name.lower()
-        if lowered == "etag":
-            etag = value
-        elif lowered == "last-modified":
-            last_modified = value
-    if etag is None and last_modified is None:
-        return None
-    return policy.conditional_status(
-        method,
-        if_match=condition("If-Match"),
-        if_none_match=condition("If-None-Match"),
-        if_modified_since=condition("If-Modified-Since"),
-        if_unmodified_since=condition("If-Unmodified-Since"),
-        etag=etag,
-        last_modified=last_modified,
-        status=status,
-    )
-
-
 def _withhold_conditions(request: HttpRequest) -> dict[str, str | None]:
     """Take the conditional headers out of a request that renders a page to store: the
     view must produce the full page (a 304 cannot be stored, and would leave the old
@@ -311,6 +219,8 @@ def _to_response(parts: HitParts) -> HttpResponse:
         del response["Content-Type"]
         for name, value in parts.headers:
             response[name] = value
+    if parts.cookie is not None:
+        response.cookies.load(parts.cookie)
     return response
 
 
@@ -387,11 +297,12 @@ def _store(
         max_entry_bytes=settings.MAX_ENTRY_BYTES,
         debug_toolbar=policy.DEBUG_TOOLBAR_MARKUP in body,
     )
-    sent_secret = csrf.cookie_secret(request.META.get("HTTP_COOKIE"))[1]
+    sent_cookie = csrf.cookie_value(request.META.get("HTTP_COOKIE"))
+    sent_secret = csrf.secret_from_cookie(sent_cookie)
     placeholder = ""
     excluded = _not_stored_headers()
-    if decision and sent_secret is not None and sent_secret.encode("ascii") in body:
-        decision = policy.Decision(False, "the visitor's CSRF secret is in the page")
+    if decision and csrf.cookie_shown(body, sent_cookie, sent_secret):
+        decision = policy.Decision(False, "the visitor's CSRF cookie is in the page")
     elif decision and csrf_used:
         taken = csrf.take_out(
             body,
@@ -453,11 +364,6 @@ def _not_stored_headers() -> frozenset[str]:
     if settings.STATUS_HEADER:
         return frozenset(("age", settings.STATUS_HEADER.lower()))
     return frozenset(("age",))
-
-
-def header_safe_tags(tags: tuple[str, ...]) -> str:
-    """Tags as one space-separated header value; non-ASCII is percent-encoded."""
-    return " ".join(tag if tag.isascii() else escape_uri_path(tag) for tag in tags)
 
 
 def _mark(response: HttpResponseBase, status: str) -> HttpResponseBase:

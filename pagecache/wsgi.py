@@ -24,7 +24,7 @@ from django.conf import settings as django_settings
 from django.core.handlers.wsgi import get_path_info, get_script_name
 
 from . import driver, serve
-from .core import request_facts
+from .core import request_facts, responses
 from .core.flow import Action
 from .middleware import MIDDLEWARE_PATH
 from .outage import log_failure
@@ -68,7 +68,9 @@ class PageCacheWSGI:
             return self.application(environ, start_response)
 
         if outcome.action in (Action.HIT, Action.STALE):
-            parts = serve.hit_parts(page, outcome)
+            parts = responses.hit_parts(page, outcome)
+            if parts.cookie is not None:
+                parts.headers.append(("Set-Cookie", parts.cookie))
             start_response(f"{parts.status} {parts.reason}", parts.headers)
             return [parts.body]
 
