@@ -52,12 +52,28 @@ def secret_from_cookie(value: str | None) -> str | None:
     return _unmask_cipher_token(value) if len(value) == CSRF_TOKEN_LENGTH else value
 
 
+def cookie_value(cookie_header: str | None) -> str | None:
+    """The CSRF cookie a request sends, as sent (``None`` if it sends none)."""
+    if not cookie_header or django_settings.CSRF_COOKIE_NAME not in cookie_header:
+        return None
+    return parse_cookie(cookie_header).get(django_settings.CSRF_COOKIE_NAME)
+
+
 def cookie_secret(cookie_header: str | None) -> tuple[bool, str | None]:
     """(whether the request sends a CSRF cookie, its secret or ``None`` if malformed)."""
-    if not cookie_header or django_settings.CSRF_COOKIE_NAME not in cookie_header:
-        return False, None
-    value = parse_cookie(cookie_header).get(django_settings.CSRF_COOKIE_NAME)
+    value = cookie_value(cookie_header)
     return value is not None, secret_from_cookie(value)
+
+
+def cookie_shown(body: bytes, cookie: str | None, secret: str | None) -> bool:
+    """Whether a page shows the visitor's CSRF cookie: as sent (Django before 4.1 wrote it
+    masked, and still accepts that form), or the secret it carries. Such a page must not
+    be stored: the CSRF cookie is never part of a key."""
+    if not cookie or len(cookie) < 16:  # too short to be anyone's secret
+        return False
+    return cookie.encode("utf-8", "replace") in body or (
+        secret is not None and secret.encode("ascii") in body
+    )
 
 
 def new_placeholder() -> str:

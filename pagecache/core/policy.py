@@ -8,12 +8,14 @@ carries a ``reason``; the same words appear in the docs' list of reasons.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
+from django.http.cookie import parse_cookie
 from django.utils.http import parse_etags, parse_http_date_safe
 
 
@@ -137,17 +139,27 @@ def strip_cookies(cookie_header: str, ignored_patterns: Sequence[str]) -> str:
 
 
 def keyed_cookies(cookie_header: str | None, ignored_patterns: Sequence[str]) -> str | None:
-    """What a ``Vary: Cookie`` page is keyed on: the cookies that are not ignored, sorted
-    by name (order in the header carries no meaning); ``None`` when none is left — the view
-    saw no cookie then, as for a visitor without any.
+    """What a ``Vary: Cookie`` page is keyed on: the cookies the view reads
+    (``request.COOKIES``, as Django's ``parse_cookie`` builds it: a name sent twice keeps
+    its last value), without the ignored ones, sorted by name and encoded so that no value
+    can spell another cookie; ``None`` when none is left — the view saw no cookie then, as
+    for a visitor without any.
 
     >>> keyed_cookies("theme=dark; _ga=GA1.1; lang=de", ["_ga*"])
-    'lang=de; theme=dark'
+    '[["lang","de"],["theme","dark"]]'
+    >>> keyed_cookies("theme=light; theme=dark", []) == keyed_cookies("theme=dark", [])
+    True
     >>> keyed_cookies("_ga=GA1.1", ["_ga*"]) is None
     True
     """
-    kept = strip_cookies(cookie_header or "", ignored_patterns)
-    return "; ".join(sorted(kept.split("; "))) if kept else None
+    if not cookie_header:
+        return None
+    kept = sorted(
+        (name, value)
+        for name, value in parse_cookie(cookie_header).items()
+        if not any(fnmatchcase(name, pattern) for pattern in ignored_patterns)
+    )
+    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False) if kept else None
 
 
 # -- responses ------------------------------------------------------------------------------
