@@ -15,6 +15,7 @@ __all__ = [
     "add_tags",
     "model_tag",
     "purge_tags",
+    "apurge_tags",
     # purge hooks
     "register",
     "PurgingManager",
@@ -35,6 +36,7 @@ _LAZY = {
     "add_tags": "pagecache.core.render",
     "model_tag": "pagecache.core.tags",
     "purge_tags": "pagecache.purging.purge",
+    "apurge_tags": "pagecache.purging.purge",
     "register": "pagecache.purging.model_hooks",
     "PurgingManager": "pagecache.purging.model_hooks",
     "PurgingQuerySet": "pagecache.purging.model_hooks",
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from .exceptions import InvalidTag, PageCacheError, PurgeError
     from .fragments import cached_fragment, rendering
     from .purging.model_hooks import PurgingManager, PurgingQuerySet, purge_queryset, register
-    from .purging.purge import purge_tags
+    from .purging.purge import apurge_tags, purge_tags
 
 
 def __getattr__(name: str) -> Any:

@@ -105,11 +105,7 @@ def save(
     lock_token: str = "",
 ) -> bool:
     """Store ``value`` (and release the render lock); False (logged) if the cache failed."""
-    if value.find(b"\n", 0, MAX_HEADER_BYTES) == -1:
-        # So many tags that the lookup script would not find the header's end: don't store.
-        log_failure(
-            "header", "pagecache: not storing %s: its tags exceed %d bytes", key, MAX_HEADER_BYTES
-        )
+    if not header_fits(key, value):
         release(key, lock_token, uncacheable=True)
         return False
     try:
@@ -122,6 +118,17 @@ def save(
             release_later(key, lock_token)
         return False
     return True
+
+
+def header_fits(key: str, value: bytes) -> bool:
+    """Whether the lookup script will find the end of the entry's header (a page with very
+    many tags may not fit); logged when it will not."""
+    if value.find(b"\n", 0, MAX_HEADER_BYTES) != -1:
+        return True
+    log_failure(
+        "header", "pagecache: not storing %s: its tags exceed %d bytes", key, MAX_HEADER_BYTES
+    )
+    return False
 
 
 def release(key: str, lock_token: str, *, uncacheable: bool) -> None:
@@ -164,11 +171,11 @@ def obtain(key: str, *, lock: bool = True) -> Outcome:
     deadline = time.monotonic() + settings.LOCK_TIMEOUT
     pause = POLL_FIRST
     while True:
-        known = _decoded.get(key)
+        known = decoded(key)
         found = lookup(store, key, token, lock_ms, known[0] if known else "")
         if found is None:
             return NO_CACHE
-        stored = None if found.state is State.VARY else _decode(key, found, known)
+        stored = None if found.state is State.VARY else decode(key, found, known)
         action = flow.decide(found, stored, waited_enough=time.monotonic() >= deadline)
         if action is not Action.WAIT:
             return flow.outcome(action, key, found, stored, token)
@@ -189,9 +196,16 @@ _decoded_bytes = 0
 DECODED_LIMIT_BYTES = 16 * 1024 * 1024
 
 
-def _decode(
+def decoded(key: str) -> tuple[str, entries.Entry] | None:
+    """The entry this process last decoded for ``key``, with its content id."""
+    return _decoded.get(key)
+
+
+def decode(
     key: str, found: Lookup, known: tuple[str, entries.Entry] | None
 ) -> entries.Entry | None:
+    """The entry a lookup found: ``known`` if Redis left the body out (same content id),
+    else the body decoded (and remembered)."""
     global _decoded_bytes
     if found.value is None:
         # Redis left the body out: only because our copy has the current content id.

@@ -8,7 +8,9 @@ that every other middleware produced.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 
 from .core.render import HANDLED_ATTR
 from .serve import GetResponse, serve
@@ -22,13 +24,37 @@ MIDDLEWARE_PATH = "pagecache.middleware.PageCacheMiddleware"
 
 
 class PageCacheMiddleware:
+    """Sync under WSGI, async under ASGI (no thread hop on a hit: see :mod:`pagecache.aserve`)."""
+
     sync_capable = True
-    async_capable = False
+    async_capable = True
 
-    def __init__(self, get_response: GetResponse) -> None:
+    def __init__(self, get_response: Any) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
         # Tell @cache_page below that this request is handled here, cached or bypassed.
         setattr(request, HANDLED_ATTR, True)
         return serve(request, self.get_response)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        from .adriver import has_async_store
+        from .aserve import aserve
+
+        setattr(request, HANDLED_ATTR, True)
+        if has_async_store():
+            return await aserve(request, self.get_response)
+        # A cache without an async store (another backend, Sentinel, Cluster): the sync
+        # driver in a thread, with the rest of the chain called back in the loop.
+        return await sync_to_async(serve)(request, _in_loop(self.get_response))
+
+
+def _in_loop(get_response: Any) -> GetResponse:
+    from asgiref.sync import async_to_sync
+
+    return async_to_sync(get_response)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -57,21 +58,11 @@ def serve(
     ``outermost``: called by the middleware, placed first, so nothing read data before the
     page lookup; ``@cache_page`` on its own runs inside other middleware and decorators.
     """
-    path_info = request.path_info
-    script_name = request.path.removesuffix(path_info)
-    page = request_facts.page_request(request.META, script_name, path_info, request)
+    page = page_of(request)
     if isinstance(page, str):
-        logger.debug("pagecache: bypass %s: %s", request.path, page)
-        state = render_state(request)
-        remove_unkeyed_input(request)
-        if state.open_start:
-            # Everything this request renders starts no later than now (SPEC §6.2), even
-            # when the page itself may not be cached: its fragments are.
-            state.begin(driver.render_start())
-        # Fragments are cached for every visitor: they start with this request too.
-        token = current_render.set(state)
+        token = current_render.set(start_bypass(request, page))
         try:
-            return _mark(get_response(request), "BYPASS")
+            return mark(get_response(request), "BYPASS")
         finally:
             current_render.reset(token)
 
@@ -80,7 +71,31 @@ def serve(
         # No view runs: nothing else to do. Below CsrfViewMiddleware (@cache_page alone), a
         # stored form gets its token from Django, which then sets the cookie itself.
         token_source = None if outermost else partial(get_token, request)
-        return _to_response(hit_parts(page, outcome, token_source))
+        return to_response(hit_parts(page, outcome, token_source))
+    return _render(request, get_response, start_render(request, outcome, outermost), page, outcome)
+
+
+def page_of(request: HttpRequest) -> request_facts.PageRequest | str:
+    """The request's page (key and facts), or why it bypasses the page cache."""
+    path_info = request.path_info
+    script_name = request.path.removesuffix(path_info)
+    return request_facts.page_request(request.META, script_name, path_info, request)
+
+
+def start_bypass(request: HttpRequest, reason: str) -> RenderState:
+    """Prepare a request that bypasses the page cache; the render state its fragments use."""
+    logger.debug("pagecache: bypass %s: %s", request.path, reason)
+    state = render_state(request)
+    remove_unkeyed_input(request)
+    if state.open_start:
+        # Everything this request renders starts no later than now (SPEC §6.2), even
+        # when the page itself may not be cached: its fragments are.
+        state.begin(driver.render_start())
+    return state
+
+
+def start_render(request: HttpRequest, outcome: Outcome, outermost: bool) -> RenderState:
+    """Prepare a request whose page is rendered: its input and its render's start."""
     state = render_state(request)
     remove_unkeyed_input(request)
     remove_malformed_csrf_cookie(request)
@@ -93,7 +108,7 @@ def serve(
         # read data before this lookup, so its start stays unknown.
     elif state.open_start:
         state.begin(driver.render_start())
-    return _render(request, get_response, state, page, outcome)
+    return state
 
 
 def _handed_over(request: HttpRequest, page: request_facts.PageRequest) -> Outcome | None:
@@ -148,12 +163,12 @@ def obtain(page: request_facts.PageRequest, *, lock: bool = True) -> Outcome:
     """Apply the single-flight rule to the page, following its Vary marker if needed."""
     # Only GET renders may be stored, so only they take the render lock; HEAD never waits.
     lock = lock and page.method == "GET"
-    key = variant_key(page, _vary_names.get(page.base_key, ()))
+    key = variant_key(page, vary_names(page.base_key))
     outcome = driver.obtain(key, lock=lock)
     if outcome.action is Action.VARY and outcome.found is not None:
         # First sight of this page in this process: the marker names its Vary headers.
         names = entries.loads_vary(outcome.found.value) or ()
-        _remember_vary(page.base_key, names)
+        remember_vary(page.base_key, names)
         key = variant_key(page, names)
         outcome = driver.obtain(key, lock=lock)
         if outcome.action is Action.VARY and outcome.found is not None:
@@ -167,7 +182,12 @@ def _forget_vary() -> None:
     _vary_names.clear()
 
 
-def _remember_vary(base_key: str, names: tuple[str, ...]) -> None:
+def vary_names(base_key: str) -> tuple[str, ...]:
+    """The Vary header names this process learnt for a page (none if it has not)."""
+    return _vary_names.get(base_key, ())
+
+
+def remember_vary(base_key: str, names: tuple[str, ...]) -> None:
     if len(_vary_names) >= VARY_MEMO_LIMIT:
         _vary_names.clear()
     _vary_names[base_key] = names
@@ -206,7 +226,7 @@ def _answer_conditions(
     return response
 
 
-def _to_response(parts: HitParts) -> HttpResponse:
+def to_response(parts: HitParts) -> HttpResponse:
     response = HttpResponse(parts.body, status=parts.status, reason=parts.reason or None)
     headers = getattr(response.headers, "_store", None)
     if type(headers) is dict:
@@ -224,6 +244,32 @@ def _to_response(parts: HitParts) -> HttpResponse:
     return response
 
 
+@dataclass(frozen=True, slots=True)
+class Save:
+    """Store ``value`` under ``key`` (and the Vary marker; releasing ``lock_token``)."""
+
+    key: str
+    value: bytes
+    timeout: int
+    vary: tuple[str, bytes] | None
+    lock_token: str
+    #: (base key, Vary names) to remember once stored.
+    remember: tuple[str, tuple[str, ...]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Give up a render lock (leaving the hit-for-miss marker if ``uncacheable``)."""
+
+    key: str
+    token: str
+    uncacheable: bool
+
+
+#: What a finished render asks the driver to do, in order.
+StoreOps = list[Save | Release]
+
+
 def _render(
     request: HttpRequest,
     get_response: GetResponse,
@@ -232,9 +278,7 @@ def _render(
     outcome: Outcome,
 ) -> HttpResponseBase:
     lock_key = outcome.key or page.base_key
-    # Only the request that will store the page renders it unconditionally; the others (no
-    # lock, HEAD, @cache_page's unrendered responses) keep their conditions.
-    withheld = _withhold_conditions(request) if outcome.token else {}
+    withheld = withhold_conditions(request, outcome)
     token = current_render.set(state)
     try:
         response = get_response(request)
@@ -243,28 +287,75 @@ def _render(
         raise
     finally:
         current_render.reset(token)
-        for name, value in withheld.items():
-            request.META[request_facts.environ_key(name)] = value
+        restore_conditions(request, withheld)
+    if (
+        not state.exempt
+        and store_allowed(request, state, outcome)
+        and getattr(response, "is_rendered", True) is False
+    ):
+        # @cache_page without the middleware sees an unrendered TemplateResponse.
+        start, lock = state.start, outcome.token
+        assert start is not None
+        response.add_post_render_callback(  # type: ignore[attr-defined]
+            lambda rendered: run(store_ops(request, rendered, state, page, start, lock_key, lock))
+        )
+        return mark(response, "MISS")
+    response, ops = finish_render(request, response, state, page, outcome, withheld)
+    run(ops)
+    return response
+
+
+def run(ops: StoreOps) -> None:
+    """Carry out a render's store operations with the sync driver."""
+    for op in ops:
+        if isinstance(op, Save):
+            if driver.save(op.key, op.value, op.timeout, op.vary, op.lock_token) and op.remember:
+                remember_vary(*op.remember)
+        else:
+            driver.release(op.key, op.token, uncacheable=op.uncacheable)
+
+
+def withhold_conditions(request: HttpRequest, outcome: Outcome) -> dict[str, str | None]:
+    """Only the request that will store the page renders it unconditionally; the others
+    (no lock, HEAD, @cache_page's unrendered responses) keep their conditions."""
+    return _withhold_conditions(request) if outcome.token else {}
+
+
+def restore_conditions(request: HttpRequest, withheld: Mapping[str, str | None]) -> None:
+    for name, value in withheld.items():
+        request.META[request_facts.environ_key(name)] = value
+
+
+def store_allowed(request: HttpRequest, state: RenderState, outcome: Outcome) -> bool:
+    """Whether this render may be stored at all (before looking at the response)."""
+    return outcome.start is not None and state.start is not None and request.method == "GET"
+
+
+def finish_render(
+    request: HttpRequest,
+    response: HttpResponseBase,
+    state: RenderState,
+    page: request_facts.PageRequest,
+    outcome: Outcome,
+    withheld: Mapping[str, str | None],
+) -> tuple[HttpResponseBase, StoreOps]:
+    """The response to send for a rendered page, and what to store and release (the
+    sync and async drivers both carry the operations out)."""
+    lock_key = outcome.key or page.base_key
     if state.exempt:
-        driver.release(lock_key, outcome.token, uncacheable=True)
-        return _mark(response, "BYPASS")
+        return mark(response, "BYPASS"), [Release(lock_key, outcome.token, uncacheable=True)]
     start = state.start  # the request's start (the page lookup's clock, at the latest)
-    if outcome.start is None or start is None or request.method != "GET":
+    if not store_allowed(request, state, outcome) or start is None:
         # An unknown start (the cache failed when the request arrived) is no reason to mark
         # the page uncacheable for a TTL.
-        driver.release(lock_key, outcome.token, uncacheable=start is not None)
-    elif getattr(response, "is_rendered", True) is False:
-        # @cache_page without the middleware sees an unrendered TemplateResponse.
-        response.add_post_render_callback(  # type: ignore[attr-defined]
-            lambda rendered: _store(request, rendered, state, page, start, lock_key, outcome.token)
-        )
-    else:
-        _store(request, response, state, page, start, lock_key, outcome.token)
-        response = _answer_conditions(request, response, withheld)
-    return _mark(response, "MISS")
+        return mark(response, "MISS"), [
+            Release(lock_key, outcome.token, uncacheable=start is not None)
+        ]
+    ops = store_ops(request, response, state, page, start, lock_key, outcome.token)
+    return mark(_answer_conditions(request, response, withheld), "MISS"), ops
 
 
-def _store(
+def store_ops(
     request: HttpRequest,
     response: HttpResponseBase,
     state: RenderState,
@@ -272,7 +363,8 @@ def _store(
     start: int,
     lock_key: str,
     lock_token: str,
-) -> None:
+) -> StoreOps:
+    """What storing a rendered page takes: the entry to save, and the lock to release."""
     session = getattr(request, "session", None)
     streaming = response.streaming
     body = b"" if streaming else response.content  # type: ignore[attr-defined]
@@ -318,8 +410,7 @@ def _store(
             excluded |= {"etag"}  # each visitor's copy differs: no validator shared by all
     if not decision:
         logger.debug("pagecache: not storing %s: %s", request.path, decision.reason)
-        driver.release(lock_key, lock_token, uncacheable=True)
-        return
+        return [Release(lock_key, lock_token, uncacheable=True)]
     tags = tuple(state.tags)
     if settings.TAG_HEADER and tags:
         response[settings.TAG_HEADER] = header_safe_tags(tags)
@@ -328,8 +419,7 @@ def _store(
     stale_ttl = state.stale_ttl if state.stale_ttl is not None else settings.STALE_TTL
     if ttl + stale_ttl == 0:
         logger.debug("pagecache: not storing %s: it embeds a stale fragment", request.path)
-        driver.release(lock_key, lock_token, uncacheable=False)
-        return
+        return [Release(lock_key, lock_token, uncacheable=False)]
     own, carried = state.judged_tags(start)
     names = policy.parse_vary(response.get("Vary"))
     key = variant_key(page, names)
@@ -351,12 +441,16 @@ def _store(
         )
     )
     vary = (page.base_key, entries.dumps_vary(names)) if names else None
+    remember = (page.base_key, names) if names else None
     # The lock was taken on the key looked up; the entry may land on a Vary variant of it.
-    same_key = key == lock_key
-    if driver.save(key, value, ttl + stale_ttl, vary, lock_token if same_key else "") and names:
-        _remember_vary(page.base_key, names)
-    if not same_key:
-        driver.release(lock_key, lock_token, uncacheable=False)
+    if key == lock_key:
+        return [Save(key, value, ttl + stale_ttl, vary, lock_token, remember)]
+    return [
+        Save(key, value, ttl + stale_ttl, vary, "", remember),
+        Release(lock_key, lock_token, uncacheable=False),
+    ]
+
+
 
 
 def _not_stored_headers() -> frozenset[str]:
@@ -366,7 +460,7 @@ def _not_stored_headers() -> frozenset[str]:
     return frozenset(("age",))
 
 
-def _mark(response: HttpResponseBase, status: str) -> HttpResponseBase:
+def mark(response: HttpResponseBase, status: str) -> HttpResponseBase:
     if settings.STATUS_HEADER:
         response[settings.STATUS_HEADER] = status
     return response

@@ -218,3 +218,18 @@ def fast_wsgi():
     from pagecache.wsgi import PageCacheWSGI
 
     return PageCacheWSGI(wsgi())
+
+
+def asgi():
+    """Django's ASGI app (pagecache's middleware runs natively async in it), as a factory:
+    ``uvicorn --factory tests.http_site:asgi``. Requests that reach it are counted too."""
+    from django.core.asgi import get_asgi_application
+
+    application = get_asgi_application()
+
+    async def counted(scope, receive, send):
+        if scope["type"] == "http":
+            rendered("django")
+        await application(scope, receive, send)
+
+    return counted

@@ -110,3 +110,25 @@ def test_csrf_form_snippet_is_cached_and_its_form_posts_from_a_hit(monkeypatch):
         (token,) = TOKEN.findall(page.text)
         posted = visitor.post("/comment/", {"csrfmiddlewaretoken": token, "text": "hi"})
         assert (posted.status_code, posted.text) == (200, "posted")
+
+
+def test_apurge_snippet_purges_from_an_async_view():
+    from asgiref.sync import async_to_sync
+    from django.test import RequestFactory
+
+    from pagecache.purging import purge
+
+    namespace: dict[str, object] = {"__name__": "readme_apurge"}
+    exec(snippet("apurge"), namespace)
+    seen: list[tuple[str, ...]] = []
+    def receiver(sender: object, tags: tuple[str, ...], **kwargs: object) -> None:
+        seen.append(tuple(tags))
+
+    purge.tags_purged.connect(receiver, dispatch_uid="readme-apurge")
+    try:
+        view = namespace["publish"]
+        response = async_to_sync(view)(RequestFactory().post("/"), 42)  # type: ignore[operator]
+    finally:
+        purge.tags_purged.disconnect(dispatch_uid="readme-apurge")
+    assert response.content == b"published"
+    assert ("blog.article:42",) in seen

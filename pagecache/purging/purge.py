@@ -108,6 +108,14 @@ def purge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) ->
     _deliver(Purge(names, soft, announce=False), raise_errors)
 
 
+async def apurge_tags(*tags: object, soft: bool = False, raise_errors: bool = False) -> None:
+    """:func:`purge_tags` for async code (an async view, a task): it runs in Django's
+    thread for database work, so inside a transaction it joins the transaction's outbox."""
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(purge_tags)(*tags, soft=soft, raise_errors=raise_errors)
+
+
 def _deliver(purge: Purge, raise_errors: bool) -> None:
     """Send the caller's own purge (retrying briefly), settle it, or keep it for later."""
     with _lock:

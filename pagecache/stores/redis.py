@@ -28,8 +28,8 @@ def _lua(name: str, *, prelude: bool = True) -> str:
 
 
 _LUA_DIR = resources.files(__package__) / "lua"
-_LOOKUP_LUA = _lua("lookup.lua")
-_RELEASE_LUA = _lua("release.lua", prelude=False)
+LOOKUP_LUA = _lua("lookup.lua")
+RELEASE_LUA = _lua("release.lua", prelude=False)
 _PURGE_LUA = _lua("purge.lua")
 _CLOCK_LUA = _lua("clock.lua")
 
@@ -43,9 +43,9 @@ class RedisStore:
         self.client = client
         self.prefix = prefix
         self.tags_key = keys.tag_versions_key(prefix)
-        self._lookup = client.register_script(_LOOKUP_LUA)
+        self._lookup = client.register_script(LOOKUP_LUA)
         self._purge = client.register_script(_PURGE_LUA)
-        self._release = client.register_script(_RELEASE_LUA)
+        self._release = client.register_script(RELEASE_LUA)
         self._clock = client.register_script(_CLOCK_LUA)
         from redis.exceptions import ConnectionError, NoScriptError, RedisError
 
@@ -53,7 +53,7 @@ class RedisStore:
         self._errors = (RedisError, OSError)
         self._connection_error = ConnectionError
         self._local = threading.local()
-        self._hot_connections = _plain_pool(client.connection_pool)
+        self._hot_connections = plain_pool(client.connection_pool)
 
     def _hot_call(self, command: tuple[Any, ...]) -> Any:
         """Run one command on this thread's own connection (the lookup, once per request).
@@ -99,22 +99,11 @@ class RedisStore:
             try:
                 reply = self._hot_call(command)
             except self._no_script:
-                self.client.script_load(_LOOKUP_LUA)
+                self.client.script_load(LOOKUP_LUA)
                 reply = self._hot_call(command)
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        try:
-            code, clock, value, ttl_left_ms, lock, entry_id = reply
-            return Lookup(
-                LUA_CODES[code],
-                int(clock),
-                value if value is None or type(value) is bytes else bytes(value),
-                int(ttl_left_ms),
-                _LOCKS[lock],
-                entry_id.decode("ascii") if entry_id else "",
-            )
-        except (TypeError, ValueError, KeyError) as exc:
-            raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc
+        return parse_lookup(reply)
 
     def save(
         self,
@@ -178,6 +167,22 @@ class RedisStore:
         return removed
 
 
+def parse_lookup(reply: Any) -> Lookup:
+    """The lookup script's reply as a :class:`Lookup` (sync and async stores alike)."""
+    try:
+        code, clock, value, ttl_left_ms, lock, entry_id = reply
+        return Lookup(
+            LUA_CODES[code],
+            int(clock),
+            value if value is None or type(value) is bytes else bytes(value),
+            int(ttl_left_ms),
+            _LOCKS[lock],
+            entry_id.decode("ascii") if entry_id else "",
+        )
+    except (TypeError, ValueError, KeyError) as exc:
+        raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc
+
+
 @contextmanager
 def _converted_errors() -> Iterator[None]:
     """Turn redis-py and socket errors into :class:`StoreUnavailable`."""
@@ -198,7 +203,7 @@ def glob_escape(text: str) -> str:
     return "".join("\\" + c if c in "*?[]\\^-" else c for c in text)
 
 
-def _plain_pool(pool: Any) -> bool:
+def plain_pool(pool: Any) -> bool:
     """Whether connections can be built from the pool's class and kwargs alone."""
     from redis.connection import (
         BlockingConnectionPool,

@@ -11,6 +11,8 @@ from .base import Store
 if TYPE_CHECKING:
     from django.core.cache.backends.base import BaseCache
 
+    from .redis_async import AsyncRedisStore
+
 
 def redis_client_of(cache: BaseCache) -> Any | None:
     """The redis-py client behind a django-redis or Django ``RedisCache`` backend, if any."""
@@ -68,7 +70,28 @@ def get_store() -> Store:
     return _store
 
 
+#: The async driver's store, once decided (``None`` inside: this cache has none).
+_async_store: tuple[AsyncRedisStore | None] | None = None
+
+
+def get_async_store() -> AsyncRedisStore | None:
+    """The store for the async driver: the Redis fast path on ``redis.asyncio``; ``None``
+    when the cache offers none (another backend, Sentinel, Cluster), and the async path
+    then runs the sync one in a thread."""
+    global _async_store
+    if _async_store is None:
+        from .redis import RedisStore
+        from .redis_async import AsyncRedisStore
+
+        store = get_store()
+        client = store.client if isinstance(store, RedisStore) else None
+        supported = client is not None and AsyncRedisStore.supports(client)
+        _async_store = (AsyncRedisStore(client, settings.KEY_PREFIX) if supported else None,)
+    return _async_store[0]
+
+
 @on_reload
 def reset_store() -> None:
-    global _store
+    global _store, _async_store
     _store = None
+    _async_store = None

@@ -1,0 +1,94 @@
+"""The async page driver: :func:`pagecache.serve.serve` for the middleware under ASGI.
+
+The same steps as the sync driver, each one the same function — the page's facts, the
+bypass and render preparation, the hit's response, the store decision — with only the
+store calls awaited (:mod:`pagecache.adriver`) and the rest of the chain awaited. A hit
+is one round trip on a pooled ``redis.asyncio`` connection, in the event loop: no thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from . import adriver
+from .core import entry as entries
+from .core import request_facts
+from .core.flow import Action, Outcome
+from .core.render import current_render
+from .core.responses import hit_parts
+from .serve import (
+    Save,
+    StoreOps,
+    finish_render,
+    mark,
+    page_of,
+    remember_vary,
+    restore_conditions,
+    start_bypass,
+    start_render,
+    to_response,
+    variant_key,
+    vary_names,
+    withhold_conditions,
+)
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest, HttpResponseBase
+
+AsyncGetResponse = Callable[["HttpRequest"], Awaitable["HttpResponseBase"]]
+
+
+async def aserve(request: HttpRequest, get_response: AsyncGetResponse) -> HttpResponseBase:
+    """Answer ``request`` from the page cache, or render it and store the result."""
+    page = page_of(request)
+    if isinstance(page, str):
+        token = current_render.set(start_bypass(request, page))
+        try:
+            return mark(await get_response(request), "BYPASS")
+        finally:
+            current_render.reset(token)
+    outcome = await obtain(page)
+    if outcome.action in (Action.HIT, Action.STALE):
+        return to_response(hit_parts(page, outcome))
+    state = start_render(request, outcome, outermost=True)
+    lock_key = outcome.key or page.base_key
+    withheld = withhold_conditions(request, outcome)
+    token = current_render.set(state)
+    try:
+        response = await get_response(request)
+    except BaseException:
+        await adriver.release(lock_key, outcome.token, uncacheable=True)
+        raise
+    finally:
+        current_render.reset(token)
+        restore_conditions(request, withheld)
+    response, ops = finish_render(request, response, state, page, outcome, withheld)
+    await run(ops)
+    return response
+
+
+async def obtain(page: request_facts.PageRequest, *, lock: bool = True) -> Outcome:
+    """:func:`pagecache.serve.obtain`, awaited."""
+    lock = lock and page.method == "GET"
+    key = variant_key(page, vary_names(page.base_key))
+    outcome = await adriver.obtain(key, lock=lock)
+    if outcome.action is Action.VARY and outcome.found is not None:
+        names = entries.loads_vary(outcome.found.value) or ()
+        remember_vary(page.base_key, names)
+        key = variant_key(page, names)
+        outcome = await adriver.obtain(key, lock=lock)
+        if outcome.action is Action.VARY and outcome.found is not None:
+            outcome = Outcome(Action.RENDER, key, outcome.found, start=outcome.found.clock)
+    return outcome
+
+
+async def run(ops: StoreOps) -> None:
+    """Carry out a render's store operations with the async driver."""
+    for op in ops:
+        if isinstance(op, Save):
+            stored = await adriver.save(op.key, op.value, op.timeout, op.vary, op.lock_token)
+            if stored and op.remember:
+                remember_vary(*op.remember)
+        else:
+            await adriver.release(op.key, op.token, uncacheable=op.uncacheable)

@@ -1,0 +1,157 @@
+"""The Redis store for the async driver: the same scripts and replies as
+:class:`~pagecache.stores.redis.RedisStore`, on ``redis.asyncio``.
+
+It serves what a request does in the event loop — look up, store, release the render
+lock — and leaves purges, the clock and maintenance to the sync store (they run in
+threads: the deliverer, ``purge_tags``, management commands). Its connections are built
+from the sync client's own pool settings (host, database, credentials, timeouts, TLS), so
+it talks to the same server as the cache backend. One pool per event loop: asyncio
+connections belong to the loop that opened them, and a pool reused across requests keeps
+a hit at one round trip with no connection setup (a fresh connection per request was
+what made the thread-hop path slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import weakref
+from typing import Any
+
+from ..core import keys
+from ..core.freshness import Lookup
+from ..exceptions import StoreUnavailable
+from .redis import LOOKUP_LUA, RELEASE_LUA, parse_lookup, plain_pool
+
+#: Connection options of the sync pool that mean the same on an asyncio connection.
+_SHARED_OPTIONS = frozenset(
+    (
+        "host",
+        "port",
+        "path",
+        "db",
+        "username",
+        "password",
+        "credential_provider",
+        "client_name",
+        "socket_timeout",
+        "socket_connect_timeout",
+        "socket_keepalive",
+        "socket_keepalive_options",
+        "health_check_interval",
+        "protocol",
+    )
+)
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode("utf-8")).hexdigest()
+
+
+class AsyncRedisStore:
+    """Lookups, stores and releases on ``redis.asyncio``, one pool per event loop."""
+
+    def __init__(self, client: Any, prefix: str, max_connections: int = 64) -> None:
+        from redis.exceptions import NoScriptError, RedisError
+
+        self.prefix = prefix
+        self.tags_key = keys.tag_versions_key(prefix)
+        self.max_connections = max_connections
+        self._sync_pool = client.connection_pool
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lookup_sha = _sha(LOOKUP_LUA)
+        self._release_sha = _sha(RELEASE_LUA)
+        self._no_script = NoScriptError
+        self._errors = (RedisError, OSError, asyncio.TimeoutError)
+
+    @staticmethod
+    def supports(client: Any) -> bool:
+        """Whether an asyncio pool can be built like the sync client's (plain TCP, TLS or a
+        Unix socket; Sentinel and Cluster pools keep the sync path)."""
+        return plain_pool(getattr(client, "connection_pool", None))
+
+    def client(self) -> Any:
+        """This event loop's client (its pool is built on first use in the loop)."""
+        loop = asyncio.get_running_loop()
+        client = self._pools.get(loop)
+        if client is None:
+            client = self._pools[loop] = self._new_client()
+        return client
+
+    def _new_client(self) -> Any:
+        import redis.asyncio as aioredis
+        from redis import connection as sync_connection
+
+        options = {
+            name: value
+            for name, value in self._sync_pool.connection_kwargs.items()
+            if name in _SHARED_OPTIONS or name.startswith("ssl_")
+        }
+        connection_class = {
+            sync_connection.Connection: aioredis.Connection,
+            sync_connection.SSLConnection: aioredis.SSLConnection,
+            sync_connection.UnixDomainSocketConnection: aioredis.UnixDomainSocketConnection,
+        }[self._sync_pool.connection_class]
+        pool = aioredis.BlockingConnectionPool(
+            connection_class=connection_class,
+            max_connections=self.max_connections,
+            timeout=options.get("socket_timeout") or 5,
+            **options,
+        )
+        return aioredis.Redis(connection_pool=pool)
+
+    async def _evalsha(self, sha: str, script: str, *args: Any) -> Any:
+        client = self.client()
+        try:
+            return await client.execute_command("EVALSHA", sha, *args)
+        except self._no_script:
+            await client.script_load(script)
+            return await client.execute_command("EVALSHA", sha, *args)
+
+    async def lookup(
+        self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
+    ) -> Lookup:
+        args = (3, key, self.tags_key, keys.lock_key(key), lock_token, lock_ms, known_id)
+        try:
+            reply = await self._evalsha(self._lookup_sha, LOOKUP_LUA, *args)
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return parse_lookup(reply)
+
+    async def save(
+        self,
+        key: str,
+        value: bytes,
+        timeout: int,
+        vary: tuple[str, bytes] | None = None,
+        lock_token: str = "",
+    ) -> None:
+        try:
+            async with self.client().pipeline(transaction=False) as pipe:
+                # Entry before marker: whoever sees the Vary marker must find the variant.
+                pipe.set(key, value, px=timeout * 1000)
+                if vary is not None:
+                    pipe.set(vary[0], vary[1], px=timeout * 1000)
+                if lock_token:
+                    pipe.evalsha(self._release_sha, 1, keys.lock_key(key), lock_token, 0)
+                results = await pipe.execute(raise_on_error=False)
+            for result in results:
+                if isinstance(result, self._no_script):
+                    await self.release(key, lock_token)  # script cache flushed: load, retry
+                elif isinstance(result, Exception):
+                    raise result
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
+        args = (1, keys.lock_key(key), lock_token, uncacheable_ms)
+        try:
+            await self._evalsha(self._release_sha, RELEASE_LUA, *args)
+        except self._errors as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def pools(self) -> int:
+        """How many event loops have a pool (tests)."""
+        return len(self._pools)

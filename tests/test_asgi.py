@@ -1,0 +1,156 @@
+"""The middleware under ASGI (SPEC §11): native async, the same behaviour as under WSGI.
+
+Django's ``AsyncClient`` drives the ASGI handler in-process; tests/test_http.py runs the
+real-HTTP suite against uvicorn too.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.http import HttpResponse
+from django.test import AsyncClient, override_settings
+
+import pagecache
+from pagecache import middleware, serve
+from pagecache.middleware import PageCacheMiddleware
+from pagecache.stores.redis_async import AsyncRedisStore
+from pagecache.stores.select import get_async_store
+from tests.conftest import redis_caches
+from tests.pages_urls import RENDERS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def get(path: str, client: AsyncClient | None = None, **headers: str):
+    return async_to_sync((client or AsyncClient()).get)(path, headers=headers)
+
+
+def test_the_middleware_is_a_coroutine_under_asgi():
+    async def downstream(request):
+        return HttpResponse("x")
+
+    assert iscoroutinefunction(PageCacheMiddleware(downstream))
+    assert not iscoroutinefunction(PageCacheMiddleware(lambda request: HttpResponse("x")))
+
+
+def test_pages_are_stored_served_and_purged(pages_site, monkeypatch):
+    first = get("/page/")
+    assert (first["X-Cache"], RENDERS["page"]) == ("MISS", 1)
+    # The hit runs in the event loop, never through the sync driver.
+    monkeypatch.setattr(middleware, "serve", _must_not_run)
+    second = get("/page/")
+    assert (second["X-Cache"], second.content) == ("HIT", first.content)
+    assert RENDERS["page"] == 1
+    monkeypatch.undo()
+    pagecache.purge_tags("page")
+    assert get("/page/")["X-Cache"] == "MISS"
+    assert RENDERS["page"] == 2
+
+
+def _must_not_run(*args, **kwargs):
+    raise AssertionError("the sync driver ran under ASGI")
+
+
+def test_the_async_store_is_the_redis_fast_path(pages_site):
+    assert isinstance(get_async_store(), AsyncRedisStore)
+
+
+def test_conditional_head_and_vary_behave_as_under_wsgi(pages_site):
+    get("/page/")
+    assert get("/page/", **{"If-None-Match": '"page-etag"'}).status_code == 304
+    head = async_to_sync(AsyncClient().head)("/page/")
+    assert (head["X-Cache"], head.content) == ("HIT", b"")
+    assert get("/lang/", **{"Accept-Language": "de"}).content == b"lang=de"
+    assert get("/lang/", **{"Accept-Language": "en"}).content == b"lang=en"
+    assert get("/lang/", **{"Accept-Language": "de"})["X-Cache"] == "HIT"
+
+
+def test_logged_in_visitors_bypass(pages_site):
+    client = AsyncClient()
+    client.cookies["sessionid"] = "x" * 32
+    assert get("/page/", client)["X-Cache"] == "BYPASS"
+    assert get("/page/", client)["X-Cache"] == "BYPASS"
+    assert RENDERS["page"] == 2
+
+
+def test_a_form_page_gives_each_asgi_visitor_their_own_token(pages_site):
+    get("/csrf/")
+    visitor = AsyncClient()
+    page = get("/csrf/", visitor)
+    assert page["X-Cache"] == "HIT" and RENDERS["csrf"] == 1
+    assert "csrftoken" in page.cookies  # set as CsrfViewMiddleware sets it
+
+
+def test_concurrent_asgi_misses_render_once(pages_site, monkeypatch):
+    """Single flight in the event loop: while one request renders, the others wait for it
+    (polling with asyncio.sleep, never blocking the loop), then serve its page."""
+    import asyncio
+
+    from pagecache import adriver
+    from tests.pages_urls import HOOKS
+
+    HOOKS["started"], HOOKS["proceed"] = threading.Event(), threading.Event()
+    waiting: set[int] = set()
+    changed = threading.Condition()
+    original = adriver._pause
+
+    async def pause(seconds: float) -> None:
+        with changed:
+            waiting.add(id(asyncio.current_task()))
+            changed.notify_all()
+        await original(seconds)
+
+    monkeypatch.setattr(adriver, "_pause", pause)
+
+    async def burst():
+        return await asyncio.gather(*(AsyncClient().get("/slow/") for _ in range(5)))
+
+    results: list = []
+    runner = threading.Thread(target=lambda: results.extend(async_to_sync(burst)()))
+    runner.start()
+    assert HOOKS["started"].wait(10), "no request rendered"
+    with changed:  # the four others are waiting for that render, not rendering
+        assert changed.wait_for(lambda: len(waiting) == 4, timeout=10)
+    HOOKS["proceed"].set()
+    runner.join(20)
+    assert sorted(r["X-Cache"] for r in results) == ["HIT", "HIT", "HIT", "HIT", "MISS"]
+    assert RENDERS["slow"] == 1
+
+
+def test_a_dead_cache_renders_uncached_under_asgi(pages_site):
+    with override_settings(CACHES=redis_caches("redis://127.0.0.1:1/0", timeout=0.2)):
+        first, second = get("/page/"), get("/page/")
+    assert (first.status_code, first["X-Cache"]) == (200, "MISS")
+    assert (second.status_code, second["X-Cache"]) == (200, "MISS")
+
+
+def test_another_backend_runs_the_sync_driver_in_a_thread(pages_site):
+    threads: list[str] = []
+    original = serve.serve
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    with override_settings(PAGECACHE={"CACHE": "locmem"}):
+        assert get_async_store() is None
+        middleware.serve = recording  # type: ignore[assignment]
+        try:
+            assert get("/page/")["X-Cache"] == "MISS"
+            assert get("/page/")["X-Cache"] == "HIT"
+        finally:
+            middleware.serve = original  # type: ignore[assignment]
+    assert len(threads) == 2
+
+
+def test_apurge_tags_from_an_async_view(pages_site):
+    get("/page/")
+
+    async def purge_from_async_code() -> None:
+        await pagecache.apurge_tags("page")
+
+    async_to_sync(purge_from_async_code)()
+    assert get("/page/")["X-Cache"] == "MISS"
