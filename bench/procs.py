@@ -55,6 +55,9 @@ class Gunicorn:
 
     def spawn(self) -> None:
         self.port = free_port()
+        if self.config.startswith("asgi-"):
+            self._spawn_uvicorn()
+            return
         args = [
             sys.executable, "-m", "gunicorn",
             "--bind", f"{self.host}:{self.port}",
@@ -79,6 +82,31 @@ class Gunicorn:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
+        _running.add(self)
+
+    def _spawn_uvicorn(self) -> None:
+        """An ``asgi-*`` configuration: uvicorn, one worker (one event loop)."""
+        args = [
+            sys.executable, "-m", "uvicorn",
+            "--host", self.host,
+            "--port", str(self.port),
+            "--workers", "1",
+            "--log-level", "warning",
+            "--no-access-log",
+            "bench.site.asgi:application",
+        ]  # fmt: skip
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                args,
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
         _running.add(self)
 
     def wait_ready(self, deadline: float) -> None:

@@ -20,6 +20,10 @@ DESCRIPTIONS = {
     "pagecache-middleware": "`PageCacheMiddleware` first, hit",
     "pagecache-wsgi": "`PageCacheWSGI` around Django, hit",
     "pagecache-stale": "`PageCacheMiddleware`, every hit on the STALE path (lock held)",
+    "asgi-django-site-cache": "uvicorn: Django's site cache (as `django-site-cache`)",
+    "asgi-minimal": "uvicorn: limit control, ASGI wrapper, one pooled `redis.asyncio` GET",
+    "asgi-pagecache-middleware": "uvicorn: `PageCacheMiddleware` first (native async), hit",
+    "asgi-pagecache-asgi": "uvicorn: `PageCacheASGI` around Django, hit",
 }
 SITE = "django-site-cache"
 BARE = "bare"
@@ -92,9 +96,35 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         "minimal-wsgi",
         0.9,
     )
+    ratio_row(
+        "ASGI: middleware hit ≥ 2.0 × Django site cache (uvicorn)",
+        "asgi-pagecache-middleware",
+        "asgi-django-site-cache",
+        2.0,
+    )
+    ratio_row(
+        "ASGI: `PageCacheASGI` hit ≥ 0.9 × minimal one-GET ASGI wrapper (uvicorn)",
+        "asgi-pagecache-asgi",
+        "asgi-minimal",
+        0.9,
+    )
+    asgi_limit = ratio(results, "asgi-pagecache-middleware", "asgi-minimal")
+    rows.append(
+        (
+            "ASGI: middleware hit / minimal one-GET ASGI wrapper (reported)",
+            _fmt_ratio(asgi_limit, rounds),
+            "–",
+        )
+    )
     bare = ratio(results, "pagecache-wsgi", BARE)
     rows.append(("WSGI fast-path hit / bare WSGI (reported)", _fmt_ratio(bare, rounds), "–"))
-    for config in ("pagecache-middleware", "pagecache-wsgi"):
+    hit_configs = (
+        "pagecache-middleware",
+        "pagecache-wsgi",
+        "asgi-pagecache-middleware",
+        "asgi-pagecache-asgi",
+    )
+    for config in hit_configs:
         data = results["throughput"].get(config)
         if data is None:
             rows.append((f"One round trip per hit ({config})", "not measured", "–"))
@@ -175,7 +205,8 @@ def markdown(results: dict[str, Any]) -> str:
         "40 database rows (SQLite); `bare`, `django-const` and the limit controls serve the "
         "same bytes.",
         f"* **Load:** each configuration is its own gunicorn (`--workers 1 --worker-class sync`, "
-        f"loopback); `wrk {results['wrk_args']}` after a warm-up; {rounds} interleaved "
+        "loopback; `asgi-*`: uvicorn, `--workers 1`); "
+        f"`wrk {results['wrk_args']}` after a warm-up; {rounds} interleaved "
         f"round(s) (every configuration once per round, in the same order) so machine drift "
         "cancels in the per-round ratios. All Django configurations run the usual middleware "
         "(Security, Session, Common, Csrf, Auth, Messages); each cache has its own database "

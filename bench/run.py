@@ -56,8 +56,18 @@ EXPECT = {
     "pagecache-middleware": "X-Cache: HIT",
     "pagecache-wsgi": "X-Cache: HIT",
     "pagecache-stale": "X-Cache: STALE",
+    "asgi-django-site-cache": "same X-Render on every request",
+    "asgi-minimal": "X-Cache: HIT",
+    "asgi-pagecache-middleware": "X-Cache: HIT",
+    "asgi-pagecache-asgi": "X-Cache: HIT",
 }
 CACHED = [c for c in EXPECT if c != "uncached"]
+PAGECACHE_CONFIGS = (
+    "pagecache-middleware",
+    "pagecache-wsgi",
+    "asgi-pagecache-middleware",
+    "asgi-pagecache-asgi",
+)
 STAMPEDE_CONFIGS = ("django-site-cache", "pagecache-middleware")
 STAMPEDE_CLIENTS = 32
 STAMPEDE_RENDER_SLEEP = 0.1
@@ -197,7 +207,7 @@ def verify(config: str, server: Gunicorn, page: bytes) -> tuple[bool, str]:
     if config == "uncached":
         ok = len(set(renders)) == 3
         return ok, f"X-Render {renders}"
-    if config in ("django-site-cache", "django-cache-page"):
+    if config in ("django-site-cache", "django-cache-page", "asgi-django-site-cache"):
         ok = len(set(renders)) == 1 and renders[0] is not None
         return ok, f"X-Render {renders}"
     if config in ("cacheops", "cachalot"):
@@ -280,7 +290,7 @@ def throughput(
                     f"  {config:22} {measured.rps:8.0f} req/s  p99 {measured.p99_ms:6.2f} ms"
                     + (f"  ({measured.errors})" if measured.errors else "")
                 )
-        for config in ("pagecache-middleware", "pagecache-wsgi", "pagecache-stale"):
+        for config in (*PAGECACHE_CONFIGS, "pagecache-stale"):
             if config in servers:  # still answering from the cache after the load?
                 ok, detail = verify(config, servers[config], page)
                 if not ok:

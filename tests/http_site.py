@@ -233,3 +233,11 @@ def asgi():
         await application(scope, receive, send)
 
     return counted
+
+
+def fast_asgi():
+    """The same ASGI app behind pagecache's ASGI fast path:
+    ``uvicorn --factory tests.http_site:fast_asgi``."""
+    from pagecache.asgi import PageCacheASGI
+
+    return PageCacheASGI(asgi())

@@ -6,6 +6,7 @@ real-HTTP suite against uvicorn too.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -87,8 +88,6 @@ def test_a_form_page_gives_each_asgi_visitor_their_own_token(pages_site):
 def test_concurrent_asgi_misses_render_once(pages_site, monkeypatch):
     """Single flight in the event loop: while one request renders, the others wait for it
     (polling with asyncio.sleep, never blocking the loop), then serve its page."""
-    import asyncio
-
     from pagecache import adriver
     from tests.pages_urls import HOOKS
 
@@ -154,3 +153,112 @@ def test_apurge_tags_from_an_async_view(pages_site):
 
     async_to_sync(purge_from_async_code)()
     assert get("/page/")["X-Cache"] == "MISS"
+
+
+# -- PageCacheASGI: hits before Django builds a request ---------------------------------------
+
+
+class ASGICall:
+    """Call an ASGI app with one HTTP request, as a server would; the response parts."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def get(self, path: str, method: str = "GET", headers: dict[str, str] | None = None):
+        headers = {"host": "testserver", **(headers or {})}
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+        sent: list[dict] = []
+        requested: list[bool] = []
+
+        async def receive():
+            if not requested:
+                requested.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.sleep(3600)  # no disconnect: Django cancels this when it is done
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        async_to_sync(self.app)(scope, receive, send)
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        names = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        return start["status"], names, body
+
+
+@pytest.fixture
+def fast_asgi(pages_site):
+    from django.core.asgi import get_asgi_application
+
+    from pagecache.asgi import PageCacheASGI
+
+    reached: list[str] = []
+    django_app = get_asgi_application()
+
+    async def counted(scope, receive, send):
+        reached.append(scope["path"])
+        await django_app(scope, receive, send)
+
+    return ASGICall(PageCacheASGI(counted)), reached
+
+
+def test_the_asgi_fast_path_answers_hits_without_django(fast_asgi):
+    call, reached = fast_asgi
+    status, headers, body = call.get("/page/")
+    assert (status, headers["x-cache"]) == (200, "MISS")
+    again = call.get("/page/")
+    assert (again[0], again[1]["x-cache"], again[2]) == (200, "HIT", body)
+    assert call.get("/page/", "HEAD")[1]["x-cache"] == "HIT"
+    assert call.get("/page/", headers={"if-none-match": '"page-etag"'})[0] == 304
+    assert reached == ["/page/"]  # only the miss reached Django
+    assert RENDERS["page"] == 1
+
+
+def test_the_asgi_fast_path_keeps_the_middlewares_rules(fast_asgi):
+    call, _ = fast_asgi
+    call.get("/page/")
+    # Logged in, another host, a form page's token: the same answers as the middleware's.
+    assert call.get("/page/", headers={"cookie": "sessionid=" + "x" * 32})[1]["x-cache"] == (
+        "BYPASS"
+    )
+    assert call.get("/page/", headers={"host": "evil.example"})[0] == 400
+    call.get("/csrf/")
+    headers = call.get("/csrf/")[1]
+    assert headers["x-cache"] == "HIT" and "csrftoken=" in headers["set-cookie"]
+    assert RENDERS["csrf"] == 1
+
+
+def test_environ_of_builds_meta_as_asgirequest_does():
+    from pagecache.asgi import environ_of
+
+    environ = environ_of(
+        {
+            "type": "http",
+            "method": "GET",
+            "scheme": "https",
+            "path": "/app/page/",
+            "root_path": "/app",
+            "query_string": b"b=2&a=1",
+            "headers": [(b"host", b"example.com"), (b"accept", b"a"), (b"accept", b"b")],
+            "server": ("example.com", 443),
+            "client": ("10.0.0.1", 1234),
+        }
+    )
+    assert environ is not None
+    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("/app", "/page/")
+    assert (environ["HTTP_HOST"], environ["HTTP_ACCEPT"]) == ("example.com", "a,b")
+    assert environ["wsgi.url_scheme"] == "https" and environ["QUERY_STRING"] == "b=2&a=1"

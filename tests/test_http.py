@@ -119,13 +119,14 @@ class Server:
 
 def server_command(kind: str, port: int) -> list[str]:
     """The command line of one kind of server: gunicorn (WSGI) or uvicorn (ASGI)."""
-    if kind == "uvicorn-asgi":
+    if kind.startswith("uvicorn-"):
+        factory = "fast_asgi" if kind == "uvicorn-fastpath" else "asgi"
         return [
             sys.executable,
             "-m",
             "uvicorn",
             "--factory",
-            f"{SETTINGS}:asgi",
+            f"{SETTINGS}:{factory}",
             "--host",
             "127.0.0.1",
             "--port",
@@ -152,7 +153,7 @@ def server_command(kind: str, port: int) -> list[str]:
 
 @pytest.fixture(
     scope="module",
-    params=[*(f"{w}-{a}" for w in WORKERS for a in APPS), "uvicorn-asgi"],
+    params=[*(f"{w}-{a}" for w in WORKERS for a in APPS), "uvicorn-asgi", "uvicorn-fastpath"],
 )
 def site(request, site_env) -> Iterator[Server]:
     """gunicorn or uvicorn serving the site, started once per module and kind."""
@@ -345,7 +346,7 @@ def test_two_splits_of_one_url_never_share_an_entry(site):
     """gunicorn takes SCRIPT_NAME from a trusted front end's header (loopback is trusted):
     /app/where/ is the app mounted at /app serving /where/, or the app at the root serving
     /app/where/. Same Host, same URL, two pages."""
-    if site.name == "uvicorn-asgi":
+    if site.name.startswith("uvicorn-"):
         pytest.skip("uvicorn takes the mount point from --root-path, never from a request")
     mounted = ("SCRIPT_NAME", "/app")
     split = get(site, "/app/where/", mounted)
@@ -735,7 +736,7 @@ def test_responses_are_framed_right_on_a_kept_alive_connection(site):
 # -- ASGI: the middleware runs in the event loop ---------------------------------------------
 
 
-@pytest.mark.parametrize("site", ["uvicorn-asgi"], indirect=True)
+@pytest.mark.parametrize("site", ["uvicorn-asgi", "uvicorn-fastpath"], indirect=True)
 def test_a_thousand_asgi_hits_reuse_pooled_redis_connections(site, redis_server):
     """Under ASGI the hit path used to run in a fresh thread per request, each opening its
     own Redis connection (101 connections for 100 hits); the native async path keeps one

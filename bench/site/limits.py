@@ -1,8 +1,8 @@
-"""The two limit controls of SPEC §10: one raw Redis GET of a precomputed entry, nothing else.
+"""The limit controls of SPEC §10: one raw Redis GET of a precomputed entry, nothing else.
 
 They show what a page cache with one round trip per hit could reach at best, in a
-middleware placed first and in a WSGI wrapper. The value is the page body itself (no
-envelope, no compression), written at start-up.
+middleware placed first, in a WSGI wrapper, and in an ASGI wrapper (``redis.asyncio``).
+The value is the page body itself (no envelope, no compression), written at start-up.
 """
 
 from __future__ import annotations
@@ -67,3 +67,34 @@ class MinimalWSGI:
                 )
                 return [body]
         return self.application(environ, start_response)
+
+
+class MinimalASGI:
+    """Around Django's ASGI app: a GET of /page/ is one ``redis.asyncio`` GET on a pooled
+    connection, before Django runs."""
+
+    def __init__(self, application: Any, url: str) -> None:
+        self.application = application
+        self.url = url
+        _client(url).close()  # writes the entry
+        self.client: Any = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
+            if self.client is None:
+                import redis.asyncio
+
+                self.client = redis.asyncio.Redis.from_url(
+                    self.url, socket_connect_timeout=1, socket_timeout=1
+                )
+            body = await self.client.get(KEY)
+            if body is not None:
+                headers = [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-cache", b"HIT"),
+                ]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.application(scope, receive, send)

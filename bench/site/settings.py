@@ -19,6 +19,11 @@ CONFIGS = (
     "pagecache-middleware",
     "pagecache-wsgi",
     "pagecache-stale",
+    # Under uvicorn (ASGI, one worker): the same site and caches.
+    "asgi-django-site-cache",
+    "asgi-minimal",
+    "asgi-pagecache-middleware",
+    "asgi-pagecache-asgi",
 )
 #: Configurations only the orchestrator process itself uses (fragments, purge, setup).
 INTERNAL = ("setup",)
@@ -113,7 +118,13 @@ CACHES = {
 CACHE_MIDDLEWARE_SECONDS = PAGE_TTL
 CACHE_MIDDLEWARE_KEY_PREFIX = ""
 
-if CONFIG == "django-site-cache":
+#: An ASGI configuration runs the same site as its WSGI namesake (asgi-minimal: no cache
+#: middleware; the limit control wraps the ASGI application, see bench/site/asgi.py).
+SITE = CONFIG.removeprefix("asgi-")
+PAGECACHE_SITES = ("pagecache-middleware", "pagecache-wsgi", "pagecache-asgi", "pagecache-stale")
+
+
+if SITE == "django-site-cache":
     MIDDLEWARE = [
         "django.middleware.cache.UpdateCacheMiddleware",
         *USUAL_MIDDLEWARE,
@@ -127,7 +138,7 @@ elif CONFIG == "cachalot":
     INSTALLED_APPS.append("cachalot")
 elif CONFIG == "minimal-middleware":
     MIDDLEWARE = ["bench.site.limits.MinimalMiddleware", *USUAL_MIDDLEWARE]
-elif CONFIG in ("pagecache-middleware", "pagecache-wsgi", "pagecache-stale", "setup"):
+elif SITE in (*PAGECACHE_SITES, "setup"):
     INSTALLED_APPS += ["pagecache", "templatetags_ext"]
     MIDDLEWARE = ["pagecache.middleware.PageCacheMiddleware", *USUAL_MIDDLEWARE]
     # pagecache-stale: every entry is stale one second after it is stored; the bench holds
