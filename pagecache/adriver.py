@@ -56,11 +56,17 @@ async def lookup(
     """Look ``key`` up; ``None`` (and the breaker opened) if the cache failed."""
     try:
         found = await store.lookup(key, lock_token, lock_ms, known_id)
-    except StoreUnavailable as exc:
+    except Exception as exc:  # StoreUnavailable, or anything else: never a 500
         driver.failed("lookup", exc)
         if lock_token:
             purge.release_later(key, lock_token)  # it may have run after we gave up
         return None
+    except BaseException:
+        # Cancelled (the client went away) after the script was sent: the lock may be
+        # taken in this request's name. The deliverer releases it.
+        if lock_token:
+            purge.release_later(key, lock_token)
+        raise
     breaker.succeeded()
     clock.saw(found.clock)
     return found
@@ -109,7 +115,7 @@ async def save(
         return False
     try:
         await store.save(key, value, timeout, vary, lock_token)
-    except StoreUnavailable as exc:
+    except Exception as exc:  # StoreUnavailable, or anything else: never a 500
         driver.failed("store", exc)
         if lock_token:
             purge.release_later(key, lock_token)
@@ -126,6 +132,6 @@ async def release(key: str, lock_token: str, *, uncacheable: bool) -> None:
         if store is None:
             raise StoreUnavailable("no async store")
         await store.release(key, lock_token, settings.TTL * 1000 if uncacheable else 0)
-    except StoreUnavailable as exc:
+    except Exception as exc:  # StoreUnavailable, or anything else: never a 500
         driver.failed("release", exc)
         purge.release_later(key, lock_token)

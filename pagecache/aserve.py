@@ -8,15 +8,17 @@ is one round trip on a pooled ``redis.asyncio`` connection, in the event loop: n
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from . import adriver
+from .core import csrf, request_facts
 from .core import entry as entries
-from .core import request_facts
 from .core.flow import Action, Outcome
 from .core.render import current_render
 from .core.responses import hit_parts
+from .purging import purge
 from .serve import (
     Save,
     StoreOps,
@@ -43,7 +45,7 @@ async def aserve(request: HttpRequest, get_response: AsyncGetResponse) -> HttpRe
     """Answer ``request`` from the page cache, or render it and store the result."""
     page = page_of(request)
     if isinstance(page, str):
-        token = current_render.set(start_bypass(request, page))
+        token = current_render.set(start_bypass(request, page, may_block=False))
         try:
             return mark(await get_response(request), "BYPASS")
         finally:
@@ -51,16 +53,24 @@ async def aserve(request: HttpRequest, get_response: AsyncGetResponse) -> HttpRe
     outcome = await obtain(page)
     if outcome.action in (Action.HIT, Action.STALE):
         return to_response(hit_parts(page, outcome))
-    state = start_render(request, outcome, outermost=True)
+    state = start_render(request, outcome, outermost=True, may_block=False)
     lock_key = outcome.key or page.base_key
     withheld = withhold_conditions(request, outcome)
     token = current_render.set(state)
+    watching = csrf.watch()
     try:
         response = await get_response(request)
+    except asyncio.CancelledError:
+        # The client went away (Django cancels the task): nothing says the page cannot be
+        # stored, and awaiting here may be cancelled again. The deliverer releases the lock.
+        if outcome.token:
+            purge.release_later(lock_key, outcome.token)
+        raise
     except BaseException:
         await adriver.release(lock_key, outcome.token, uncacheable=True)
         raise
     finally:
+        state.csrf_minted = csrf.unwatch(watching)
         current_render.reset(token)
         restore_conditions(request, withheld)
     response, ops = finish_render(request, response, state, page, outcome, withheld)
@@ -85,10 +95,20 @@ async def obtain(page: request_facts.PageRequest, *, lock: bool = True) -> Outco
 
 async def run(ops: StoreOps) -> None:
     """Carry out a render's store operations with the async driver."""
-    for op in ops:
-        if isinstance(op, Save):
-            stored = await adriver.save(op.key, op.value, op.timeout, op.vary, op.lock_token)
-            if stored and op.remember:
-                remember_vary(*op.remember)
-        else:
-            await adriver.release(op.key, op.token, uncacheable=op.uncacheable)
+    for done, op in enumerate(ops):
+        try:
+            if isinstance(op, Save):
+                stored = await adriver.save(op.key, op.value, op.timeout, op.vary, op.lock_token)
+                if stored and op.remember:
+                    remember_vary(*op.remember)
+            else:
+                await adriver.release(op.key, op.token, uncacheable=op.uncacheable)
+        except asyncio.CancelledError:
+            for left in ops[done:]:  # locks this request still holds: the deliverer frees them
+                key, lock = (left.key, left.lock_token) if isinstance(left, Save) else (
+                    left.key,
+                    left.token,
+                )
+                if lock:
+                    purge.release_later(key, lock)
+            raise

@@ -10,56 +10,31 @@ Wrap Django's ASGI application::
 A hit costs the lookup (one round trip on a pooled ``redis.asyncio`` connection) and
 nothing else: no ``HttpRequest``, no middleware, no URL resolving. The rules are the
 middleware's own — eligibility, host validation, key, ``Vary``, HEAD, 304, a stored form's
-CSRF token — from the same functions, on a WSGI-style environ built from the scope as
-Django's ``ASGIRequest`` builds ``META``. Everything else goes to Django unchanged, where
-``PageCacheMiddleware`` (which must stay installed) takes the render lock, renders and
-stores: the wrapper never takes a lock itself, so it can never leave one behind.
+CSRF token — from the same functions, on Django's own ``ASGIRequest`` for the scope (its
+body never read). Everything else — misses, and stale entries, so that one request takes
+the lock and re-renders — goes to Django unchanged, where ``PageCacheMiddleware`` (which
+must stay installed) renders and stores: the wrapper never takes a lock itself, so it can
+never leave one behind.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.handlers.asgi import ASGIRequest
 
-from . import aserve
+from . import aserve, serve
 from .adriver import has_async_store
-from .core import request_facts, responses
+from .core import responses
 from .core.flow import Action
 from .middleware import MIDDLEWARE_PATH
 from .outage import log_failure
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
-
-
-def environ_of(scope: Scope) -> dict[str, Any] | None:
-    """What pagecache reads of a request, from an HTTP scope, as ``ASGIRequest`` builds
-    ``META``; ``None`` for a scope Django would split differently (a root path the path
-    does not start with)."""
-    root_path = scope.get("root_path", "")
-    path = scope["path"]
-    if root_path and not path.startswith(root_path):
-        return None
-    server = scope.get("server") or ("", 0)
-    client = scope.get("client") or ("", 0)
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": scope["method"],
-        "QUERY_STRING": scope.get("query_string", b"").decode("latin-1"),
-        "SCRIPT_NAME": root_path,
-        "PATH_INFO": path.removeprefix(root_path) or "/",
-        "SERVER_NAME": str(server[0] or "unknown"),
-        "SERVER_PORT": str(server[1] or "0"),
-        "REMOTE_ADDR": str(client[0]),
-        "wsgi.url_scheme": scope.get("scheme", "http"),
-    }
-    for raw_name, raw_value in scope.get("headers", ()):
-        name = raw_name.decode("latin-1").upper().replace("-", "_")
-        key = name if name in ("CONTENT_LENGTH", "CONTENT_TYPE") else f"HTTP_{name}"
-        value = raw_value.decode("latin-1")
-        environ[key] = f"{environ[key]},{value}" if key in environ else value
-    return environ
 
 
 class PageCacheASGI:
@@ -90,17 +65,17 @@ class PageCacheASGI:
         await send({"type": "http.response.body", "body": parts.body})
 
     async def _hit(self, scope: Scope) -> responses.HitParts | None:
-        """The response for a hit, or ``None`` to let Django answer."""
+        """The response for a fresh hit, or ``None`` to let Django answer."""
         if MIDDLEWARE_PATH not in django_settings.MIDDLEWARE or not has_async_store():
             return None
-        environ = environ_of(scope)
-        if environ is None:
-            return None
-        script_name = environ["SCRIPT_NAME"].rstrip("/")
-        page = request_facts.page_request(environ, script_name, environ["PATH_INFO"])
+        # Django's own reading of the scope (headers, cookies, path split, scheme), so the
+        # key and every rule are exactly the middleware's; no body is read.
+        request = ASGIRequest(scope, io.BytesIO())
+        page = serve.page_of(request)
         if isinstance(page, str):
             return None
         outcome = await aserve.obtain(page, lock=False)
-        if outcome.action not in (Action.HIT, Action.STALE):
+        # Stale: let the middleware serve it, so one request takes the lock and re-renders.
+        if outcome.action is not Action.HIT:
             return None
         return responses.hit_parts(page, outcome)

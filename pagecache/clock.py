@@ -13,10 +13,11 @@ view runs) is a fresher safe start and replaces it for that request.
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
 
 from django.conf import settings as django_settings
-from django.core.signals import request_started
+from django.core.signals import request_finished, request_started
 
 from .conf import on_reload
 from .core.render import ARRIVAL_KEY, UNKNOWN
@@ -59,11 +60,28 @@ def arrival_start(outside: int | None) -> int | None:
     request is being handled."""
     noted = arrival.get()
     if noted is None:
-        return outside
+        # Under ASGI, signal receivers run in a task of their own and the context variable
+        # stays unset in the request's task: while any request is in flight, a render with
+        # no enclosing render and no request is not known to be outside one — store nothing.
+        return outside if not _in_flight else None
     return None if noted == UNKNOWN else noted
 
 
+#: Requests this process is handling (counted only while arrivals are noted).
+_in_flight = 0
+_in_flight_lock = threading.Lock()
+
+
+def _note_finish(**kwargs: object) -> None:
+    global _in_flight
+    with _in_flight_lock:
+        _in_flight = max(0, _in_flight - 1)
+
+
 def _note_arrival(**kwargs: object) -> None:
+    global _in_flight
+    with _in_flight_lock:
+        _in_flight += 1
     if _latest:
         now: int | None = _latest
     else:
@@ -83,10 +101,15 @@ def listen_for_requests() -> None:
     first, and sets the start itself): a site with it pays nothing per request for this."""
     from .middleware import MIDDLEWARE_PATH
 
+    global _in_flight
     if MIDDLEWARE_PATH in django_settings.MIDDLEWARE:
         request_started.disconnect(dispatch_uid=_RECEIVER)
+        request_finished.disconnect(dispatch_uid=_RECEIVER)
+        with _in_flight_lock:
+            _in_flight = 0
     else:
         request_started.connect(_note_arrival, dispatch_uid=_RECEIVER, weak=False)
+        request_finished.connect(_note_finish, dispatch_uid=_RECEIVER, weak=False)
 
 
 _RECEIVER = "pagecache.clock.arrival"

@@ -19,7 +19,7 @@ from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import get_token
 
-from . import driver
+from . import clock, driver
 from .conf import on_reload, settings
 from .core import csrf, keys, policy, request_facts
 from .core import entry as entries
@@ -77,24 +77,38 @@ def serve(
 
 def page_of(request: HttpRequest) -> request_facts.PageRequest | str:
     """The request's page (key and facts), or why it bypasses the page cache."""
+    meta = request.META
+    if "wsgi.url_scheme" not in meta:
+        # An ASGIRequest keeps its scheme in the scope, not in META.
+        scope = getattr(request, "scope", None)
+        meta["wsgi.url_scheme"] = scope.get("scheme", "http") if isinstance(scope, dict) else "http"
     path_info = request.path_info
     script_name = request.path.removesuffix(path_info)
     return request_facts.page_request(request.META, script_name, path_info, request)
 
 
-def start_bypass(request: HttpRequest, reason: str) -> RenderState:
-    """Prepare a request that bypasses the page cache; the render state its fragments use."""
+def start_bypass(request: HttpRequest, reason: str, *, may_block: bool = True) -> RenderState:
+    """Prepare a request that bypasses the page cache; the render state its fragments use.
+
+    ``may_block=False`` (the event loop): never ask the store for the clock; a process that
+    has seen none yet stores nothing this request renders."""
     logger.debug("pagecache: bypass %s: %s", request.path, reason)
     state = render_state(request)
     remove_unkeyed_input(request)
     if state.open_start:
         # Everything this request renders starts no later than now (SPEC §6.2), even
         # when the page itself may not be cached: its fragments are.
-        state.begin(driver.render_start())
+        state.begin(_render_start(may_block))
     return state
 
 
-def start_render(request: HttpRequest, outcome: Outcome, outermost: bool) -> RenderState:
+def _render_start(may_block: bool) -> int | None:
+    return driver.render_start() if may_block else (clock.latest() or None)
+
+
+def start_render(
+    request: HttpRequest, outcome: Outcome, outermost: bool, *, may_block: bool = True
+) -> RenderState:
     """Prepare a request whose page is rendered: its input and its render's start."""
     state = render_state(request)
     remove_unkeyed_input(request)
@@ -107,7 +121,7 @@ def start_render(request: HttpRequest, outcome: Outcome, outermost: bool) -> Ren
         # else: the request arrived while the cache was unusable; what ran since may have
         # read data before this lookup, so its start stays unknown.
     elif state.open_start:
-        state.begin(driver.render_start())
+        state.begin(_render_start(may_block))
     return state
 
 
@@ -280,12 +294,14 @@ def _render(
     lock_key = outcome.key or page.base_key
     withheld = withhold_conditions(request, outcome)
     token = current_render.set(state)
+    watching = csrf.watch()
     try:
         response = get_response(request)
     except BaseException:
         driver.release(lock_key, outcome.token, uncacheable=True)
         raise
     finally:
+        state.csrf_minted = csrf.unwatch(watching)
         current_render.reset(token)
         restore_conditions(request, withheld)
     if (
@@ -293,7 +309,9 @@ def _render(
         and store_allowed(request, state, outcome)
         and getattr(response, "is_rendered", True) is False
     ):
-        # @cache_page without the middleware sees an unrendered TemplateResponse.
+        # @cache_page without the middleware sees an unrendered TemplateResponse. Tokens
+        # its template will hand out are not recorded: a form page is then not stored.
+        state.csrf_minted = None
         start, lock = state.start, outcome.token
         assert start is not None
         response.add_post_render_callback(  # type: ignore[attr-defined]
@@ -402,6 +420,7 @@ def store_ops(
             secret=csrf_secret,
             sent_secret=sent_secret,
             content_encoding=response.get("Content-Encoding"),
+            minted=state.csrf_minted,
         )
         if isinstance(taken, str):
             decision = policy.Decision(False, taken)

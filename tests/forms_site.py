@@ -91,7 +91,29 @@ def compressed(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def search(request: HttpRequest) -> HttpResponse:
+    """Shows the visitor's query (keyed input) above a form: a query may look like a token."""
+    RENDERS["search"] += 1
+    html = engines["django"].from_string(
+        "<p>Results for {{ q }}</p><form method=post>{% csrf_token %}</form>"
+    )
+    return HttpResponse(html.render({"q": request.GET.get("q", "")}, request))
+
+
+def js_config(request: HttpRequest) -> HttpResponse:
+    """The token in escaped JSON, as ``JSON.parse("{{ config|escapejs }}")`` writes it."""
+    import json
+
+    from django.utils.html import escapejs
+
+    RENDERS["js"] += 1
+    config = json.dumps({"csrfToken": get_token(request)})
+    return HttpResponse(f'<script>const c = JSON.parse("{escapejs(config)}");</script>')
+
+
 urlpatterns = [
+    path("search/", search),
+    path("js-config/", js_config),
     path("article/", article),
     path("plain/", plain),
     path("comment/", comment),

@@ -242,23 +242,63 @@ def test_the_asgi_fast_path_keeps_the_middlewares_rules(fast_asgi):
     assert RENDERS["csrf"] == 1
 
 
-def test_environ_of_builds_meta_as_asgirequest_does():
-    from pagecache.asgi import environ_of
+def test_https_requests_are_keyed_https_under_asgi(pages_site, redis_server):
+    """An ASGIRequest keeps its scheme in the scope, not in META: keyed as http, an https
+    page would be served to http visitors (and a cached redirect to https, to https ones)."""
+    async_to_sync(AsyncClient().get)("/other/", secure=True)
+    stored = {k.decode() for k in redis_server.client().scan_iter(match="pc:p1:*")}
+    assert stored == {"pc:p1:https://testserver/other/"}
+    assert get("/other/")["X-Cache"] == "MISS"  # http is another page
 
-    environ = environ_of(
-        {
-            "type": "http",
-            "method": "GET",
-            "scheme": "https",
-            "path": "/app/page/",
-            "root_path": "/app",
-            "query_string": b"b=2&a=1",
-            "headers": [(b"host", b"example.com"), (b"accept", b"a"), (b"accept", b"b")],
-            "server": ("example.com", 443),
-            "client": ("10.0.0.1", 1234),
-        }
-    )
-    assert environ is not None
-    assert (environ["SCRIPT_NAME"], environ["PATH_INFO"]) == ("/app", "/page/")
-    assert (environ["HTTP_HOST"], environ["HTTP_ACCEPT"]) == ("example.com", "a,b")
-    assert environ["wsgi.url_scheme"] == "https" and environ["QUERY_STRING"] == "b=2&a=1"
+
+def test_the_asgi_fast_path_leaves_stale_pages_to_the_middleware(fast_asgi):
+    """A stale entry must be re-rendered by one request holding the lock: the fast path
+    (which takes no lock) lets the middleware serve it."""
+    call, reached = fast_asgi
+    call.get("/other/")
+    pagecache.purge_tags("other", soft=True)
+    _, headers, body = call.get("/other/")
+    assert (headers["x-cache"], body) == ("MISS", b"other render 2")  # re-rendered at once
+    assert reached == ["/other/", "/other/"]
+
+
+def test_a_client_gone_during_the_lookup_leaves_no_lock(pages_site, monkeypatch):
+    """Django cancels a request's task when its client disconnects; a lookup cancelled
+    after it was sent may hold the render lock: it is released for the next request."""
+    import asyncio
+
+    from pagecache import adriver
+    from pagecache.purging import purge
+
+    released: list[tuple[str, str]] = []
+    monkeypatch.setattr(purge, "release_later", lambda key, token: released.append((key, token)))
+
+    class Cancelled:
+        async def lookup(self, *args, **kwargs):
+            raise asyncio.CancelledError
+
+    async def cancelled_lookup():
+        with pytest.raises(asyncio.CancelledError):
+            await adriver.lookup(Cancelled(), "pc:p1:k", "token-1", 1000)  # type: ignore[arg-type]
+
+    async_to_sync(cancelled_lookup)()
+    assert released == [("pc:p1:k", "token-1")]
+
+
+def test_under_asgi_without_the_middleware_a_fragment_with_no_request_is_not_stored(
+    redis_server,
+):
+    """Without the middleware, a request's start is noted by a request_started receiver,
+    which under ASGI runs in a task of its own: a cached_fragment call with no request
+    and no enclosing render cannot know when its data was read, so it stores nothing
+    (rather than its own lookup's clock, which could postdate the rows: stale after a
+    purge). With request= (any template with a RequestContext) it is cached."""
+    from tests.freshness_site import MIDDLEWARE as SITE_MIDDLEWARE
+    from tests.testapp.models import Article
+
+    bare = [m for m in SITE_MIDDLEWARE if not m.startswith("pagecache.")]
+    with override_settings(ROOT_URLCONF="tests.freshness_site", MIDDLEWARE=bare):
+        Article.objects.create(title="a")
+        assert get("/direct/").content == b"a"
+        assert get("/direct/").content == b"a"
+    assert list(redis_server.client().scan_iter(match="pc:f1:direct:*")) == []

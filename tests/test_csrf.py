@@ -17,32 +17,45 @@ SECRET = "s" * 16 + "S" * 16
 OTHER = "o" * 32
 
 
+MINTED = [_mask_cipher_secret(SECRET), _mask_cipher_secret(SECRET)]  # two get_token calls
+
+
 def take(body: bytes, **overrides: object) -> csrf.TakenOut | str:
     args: dict[str, object] = {
         "secret": SECRET,
         "sent_secret": SECRET,
         "content_encoding": None,
+        "minted": MINTED,
     }
     args.update(overrides)
     return csrf.take_out(body, [("Content-Type", "text/html")], **args)  # type: ignore[arg-type]
 
 
-def test_every_token_of_the_secret_is_replaced_and_nothing_else():
-    mine, theirs = _mask_cipher_secret(SECRET), _mask_cipher_secret(OTHER)
-    word = "x" * 64  # 64 letters that are not a token of this secret
-    body = f'<input value="{mine}"><i>{theirs}</i>{word}<p>{_mask_cipher_secret(SECRET)}'.encode()
+def test_the_tokens_handed_out_are_replaced_and_nothing_else():
+    first, second = MINTED
+    planted = _mask_cipher_secret(SECRET)  # the renderer's secret, but not handed out: theirs
+    theirs = _mask_cipher_secret(OTHER)
+    body = f'<input value="{first}"><i>{theirs}</i><q>{planted}</q><p>{second}{first}'.encode()
     taken = take(body)
     assert isinstance(taken, csrf.TakenOut)
-    assert taken.count == 2
-    assert taken.body.count(taken.placeholder.encode()) == 2
-    assert theirs.encode() in taken.body and word.encode() in taken.body
+    assert taken.count == 3
+    assert taken.body.count(taken.placeholder.encode()) == 3
+    assert theirs.encode() in taken.body and planted.encode() in taken.body
     assert len(taken.body) == len(body)  # same length: a stored Content-Length stays true
 
 
-def test_a_token_inside_a_longer_run_of_letters_is_not_a_token():
-    body = ("a" + _mask_cipher_secret(SECRET)).encode()
+def test_a_token_handed_out_is_replaced_wherever_it_is():
+    """Escaped JSON puts letters right next to it (\\u0022TOKEN\\u0022)."""
+    token = MINTED[0]
+    body = f'JSON.parse("{{\\u0022csrf\\u0022: \\u0022{token}\\u0022}}")'.encode()
     taken = take(body)
-    assert isinstance(taken, csrf.TakenOut) and taken.count == 0
+    assert isinstance(taken, csrf.TakenOut) and taken.count == 1
+    assert token.encode() not in taken.body
+
+
+def test_half_a_token_left_over_is_refused():
+    token = MINTED[0]
+    assert "cannot be taken out" in str(take(f"{token[:32]}-{token[32:]}".encode()))
 
 
 def test_placeholders_are_unguessable_and_never_a_token():
@@ -59,11 +72,18 @@ def test_placeholders_are_unguessable_and_never_a_token():
         (b"x", [("X-Secret", SECRET)], {}, "response header"),
         (b"x", [], {"content_encoding": "gzip"}, "compressed"),
         (b"x", [], {"secret": None}, "without a secret"),
+        (b"x", [], {"minted": None}, "not known"),
     ],
 )
 def test_what_cannot_be_taken_out_safely_is_refused(body, headers, overrides, reason):
-    headers = [(n, v.replace("{token}", _mask_cipher_secret(SECRET))) for n, v in headers]
-    args = {"secret": SECRET, "sent_secret": SECRET, "content_encoding": None, **overrides}
+    headers = [(n, v.replace("{token}", MINTED[0])) for n, v in headers]
+    args = {
+        "secret": SECRET,
+        "sent_secret": SECRET,
+        "content_encoding": None,
+        "minted": MINTED,
+        **overrides,
+    }
     result = csrf.take_out(body, headers, **args)
     assert isinstance(result, str) and reason in result
 

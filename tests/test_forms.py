@@ -298,3 +298,34 @@ def test_cache_page_alone_below_csrf_middleware_gives_each_visitor_their_token(f
         assert {_unmask_cipher_token(t) for t in tokens(page)} == {second.secret}
         posted = second.post("/comment/", {"csrfmiddlewaretoken": tokens(page)[1], "email": "e"})
         assert posted.status_code == 200
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_token_planted_in_page_content_never_receives_another_visitors_token(
+    forms_site, driver
+):
+    """The renderer chooses their CSRF secret (it is their cookie): a token of it in page
+    content (a search query) is theirs, and must stay theirs — replacing it would put every
+    later visitor's token where the attacker wrote (say, an image URL on their server)."""
+    from django.middleware.csrf import _mask_cipher_secret  # type: ignore[attr-defined]
+
+    secret = "E" * 32
+    planted = _mask_cipher_secret(secret)
+    attacker = Visitor(driver, {settings.CSRF_COOKIE_NAME: secret})
+    assert attacker.get(f"/search/?q={planted}").get("X-Cache") == "MISS"
+    victim = Visitor(driver)
+    page = victim.get(f"/search/?q={planted}")
+    assert page.get("X-Cache") == "HIT"
+    assert f"Results for {planted}" in page.text  # the attacker's text, as it was
+    (token,) = tokens(page)
+    assert _unmask_cipher_token(token) == victim.secret and token != planted
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_token_in_escaped_json_is_taken_out_and_put_back(forms_site, driver):
+    first, second = Visitor(driver), Visitor(driver)
+    first.get("/js-config/")
+    page = second.get("/js-config/")
+    assert page.get("X-Cache") == "HIT" and RENDERS["js"] == 1
+    (token,) = re.findall(r"\\u0022([A-Za-z0-9]{64})\\u0022", page.text)
+    assert _unmask_cipher_token(token) == second.secret

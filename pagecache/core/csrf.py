@@ -2,8 +2,10 @@
 visitor (SPEC §4, "Forms stay cacheable").
 
 A render that used the token (``{% csrf_token %}``, ``get_token``) is stored with each
-occurrence of it replaced by a random placeholder of the same length, drawn per entry (no
-page content can spell it, so no visitor's token is ever put where an attacker wrote).
+token Django handed out during that render (recorded as it is minted, see :func:`watch`)
+replaced by a random placeholder of the same length, drawn per entry: no page content can
+spell the placeholder, and a token that merely looks like the renderer's (their secret is
+their own cookie) is never replaced, so no visitor's token is ever put where someone wrote.
 Each hit puts back a freshly masked token of the visitor's own secret — from their CSRF
 cookie, or a new one with the cookie set as ``CsrfViewMiddleware`` would set it. What
 cannot be done safely is refused, and the page is then not stored: a token in a response
@@ -17,9 +19,9 @@ the project supports.
 
 from __future__ import annotations
 
-import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
 from django.conf import settings as django_settings
@@ -34,9 +36,6 @@ from django.middleware.csrf import (  # type: ignore[attr-defined]  # private: n
     _mask_cipher_secret,
     _unmask_cipher_token,
 )
-
-#: A masked token as it appears in a page: 64 letters and digits, not part of a longer run.
-_TOKEN_IN_PAGE = re.compile(rb"(?<![A-Za-z0-9])[A-Za-z0-9]{%d}(?![A-Za-z0-9])" % CSRF_TOKEN_LENGTH)
 
 
 def secret_from_cookie(value: str | None) -> str | None:
@@ -76,6 +75,52 @@ def cookie_shown(body: bytes, cookie: str | None, secret: str | None) -> bool:
     )
 
 
+#: The tokens Django handed out in the render in progress (see :func:`watch`).
+_minted: ContextVar[list[str] | None] = ContextVar("pagecache_csrf_minted", default=None)
+_installed = False
+
+
+def watch() -> Token[list[str] | None]:
+    """Start recording the tokens Django hands out (``get_token``) in this render; undo with
+    :func:`unwatch`. Only recorded tokens are ever taken out of a stored page."""
+    _install()
+    return _minted.set([])
+
+
+def unwatch(token: Token[list[str] | None]) -> list[str] | None:
+    """Stop recording; the tokens handed out since :func:`watch` (``None`` if unknown)."""
+    minted = _minted.get()
+    _minted.reset(token)
+    return minted if _installed else None
+
+
+def _install() -> None:
+    """Wrap ``django.middleware.csrf._mask_cipher_secret`` (which ``get_token`` calls for
+    every token it hands out) so tokens are recorded while a render is watched. Without
+    it (a Django whose internals moved), :func:`unwatch` says "unknown" and form pages are
+    simply not stored."""
+    global _installed
+    if _installed:
+        return
+    from django.middleware import csrf as django_csrf
+
+    original = getattr(django_csrf, "_mask_cipher_secret", None)
+    if original is None or getattr(original, "pagecache_recording", False):
+        _installed = original is not None
+        return
+
+    def recording(secret: str) -> str:
+        token: str = original(secret)
+        minted = _minted.get()
+        if minted is not None:
+            minted.append(token)
+        return token
+
+    recording.pagecache_recording = True  # type: ignore[attr-defined]
+    django_csrf._mask_cipher_secret = recording  # type: ignore[attr-defined]
+    _installed = True
+
+
 def new_placeholder() -> str:
     """A placeholder as long as a token, that no token (letters and digits only) can equal."""
     return "-" + secrets.token_hex(CSRF_SECRET_LENGTH - 1) + "-"
@@ -97,9 +142,15 @@ def take_out(
     secret: str | None,
     sent_secret: str | None,
     content_encoding: str | None,
+    minted: Sequence[str] | None,
 ) -> TakenOut | str:
-    """Replace every token of ``secret`` in ``body``; or the reason it cannot be stored.
+    """Replace every token handed out during this render (``minted``, see :func:`watch`) in
+    ``body``; or the reason the page cannot be stored.
 
+    Only those exact tokens are replaced, wherever they are (a letter or an escape next to
+    one changes nothing). Another token of the same secret is left as it is: the renderer
+    chooses that secret (it is their cookie), so a token of it in page content (a search
+    query, a comment) is theirs, never a place where another visitor's token would go.
     ``secret`` is the render's CSRF secret (``request.META["CSRF_COOKIE"]``) and
     ``sent_secret`` the one the visitor's cookie carried in, if any.
     """
@@ -107,32 +158,30 @@ def take_out(
         return "the CSRF token is kept in the session (CSRF_USE_SESSIONS)"
     if secret is None:
         return "the CSRF token was used without a secret"
+    if minted is None:
+        return "the CSRF tokens handed out while rendering are not known"
     if sent_secret is not None and sent_secret != secret:
         return "the CSRF token was rotated while rendering"
     if content_encoding and content_encoding.strip().lower() != "identity":
         return "the CSRF token cannot be found in a compressed body"
-    raw = secret.encode("ascii")
-    if raw in body:
+    if secret.encode("ascii") in body:
         return "the CSRF secret itself is in the page"
     for _name, value in headers:
-        if secret in value or any(
-            _unmask_cipher_token(found.decode()) == secret
-            for found in _TOKEN_IN_PAGE.findall(value.encode("latin-1", "replace"))
-        ):
+        if secret in value or any(token in value for token in minted):
             return "the CSRF token is in a response header"
     placeholder = new_placeholder()
     marker = placeholder.encode("ascii")
     count = 0
-
-    def replace(match: re.Match[bytes]) -> bytes:
-        nonlocal count
-        if _unmask_cipher_token(match.group().decode("ascii")) != secret:
-            return match.group()
-        count += 1
-        return marker
-
-    stored = _TOKEN_IN_PAGE.sub(replace, body)
-    return TakenOut(stored, placeholder, count)
+    for token in dict.fromkeys(minted):
+        raw = token.encode("ascii")
+        count += body.count(raw)
+        body = body.replace(raw, marker)
+        # Half a token (a mask or a cipher) left over means it was cut or transformed:
+        # what is left could still be one visitor's, so the page is not stored.
+        half = CSRF_SECRET_LENGTH
+        if raw[:half] in body or raw[half:] in body:
+            return "a CSRF token is in the page in a form that cannot be taken out"
+    return TakenOut(body, placeholder, count)
 
 
 @dataclass(frozen=True, slots=True)

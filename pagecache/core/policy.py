@@ -133,9 +133,14 @@ def strip_cookies(cookie_header: str, ignored_patterns: Sequence[str]) -> str:
         part.strip()
         for part in cookie_header.split(";")
         if part.strip()
-        and not any(fnmatchcase(part.split("=", 1)[0].strip(), p) for p in ignored_patterns)
+        and not any(fnmatchcase(_cookie_name(part), p) for p in ignored_patterns)
     ]
     return "; ".join(kept)
+
+
+def _cookie_name(chunk: str) -> str:
+    # As Django's parse_cookie reads it: a chunk without "=" is a value with no name.
+    return chunk.split("=", 1)[0].strip() if "=" in chunk else ""
 
 
 def keyed_cookies(cookie_header: str | None, ignored_patterns: Sequence[str]) -> str | None:

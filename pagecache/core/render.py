@@ -48,6 +48,8 @@ class RenderState:
     ttl: int | None = None
     stale_ttl: int | None = None
     exempt: bool = False
+    #: The CSRF tokens Django handed out during the render (``None``: not known).
+    csrf_minted: list[str] | None = None
 
     def begin(self, start: int | None) -> None:
         """Set the start (``None``: unknown, store nothing)."""

@@ -44,6 +44,23 @@ _SHARED_OPTIONS = frozenset(
 )
 
 
+#: Seconds a request waits for a pooled connection when all are busy.
+POOL_WAIT_SECONDS = 2.0
+
+
+def _parameters(cls: type) -> frozenset[str]:
+    """Keyword arguments an asyncio connection class takes (some sync TLS options, such as
+    OCSP checks, have no asyncio counterpart)."""
+    import inspect
+
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is not None:
+            names.update(inspect.signature(init).parameters)
+    return frozenset(names)
+
+
 def _sha(script: str) -> str:
     return hashlib.sha1(script.encode("utf-8")).hexdigest()
 
@@ -51,7 +68,7 @@ def _sha(script: str) -> str:
 class AsyncRedisStore:
     """Lookups, stores and releases on ``redis.asyncio``, one pool per event loop."""
 
-    def __init__(self, client: Any, prefix: str, max_connections: int = 64) -> None:
+    def __init__(self, client: Any, prefix: str, max_connections: int = 128) -> None:
         from redis.exceptions import NoScriptError, RedisError
 
         self.prefix = prefix
@@ -84,20 +101,23 @@ class AsyncRedisStore:
         import redis.asyncio as aioredis
         from redis import connection as sync_connection
 
-        options = {
-            name: value
-            for name, value in self._sync_pool.connection_kwargs.items()
-            if name in _SHARED_OPTIONS or name.startswith("ssl_")
-        }
         connection_class = {
             sync_connection.Connection: aioredis.Connection,
             sync_connection.SSLConnection: aioredis.SSLConnection,
             sync_connection.UnixDomainSocketConnection: aioredis.UnixDomainSocketConnection,
         }[self._sync_pool.connection_class]
+        accepted = _parameters(connection_class)
+        options = {
+            name: value
+            for name, value in self._sync_pool.connection_kwargs.items()
+            if (name in _SHARED_OPTIONS or name.startswith("ssl_")) and name in accepted
+        }
         pool = aioredis.BlockingConnectionPool(
             connection_class=connection_class,
             max_connections=self.max_connections,
-            timeout=options.get("socket_timeout") or 5,
+            # How long a lookup waits for a free connection in a burst: not the socket
+            # timeout (a short one would make a busy moment look like an outage).
+            timeout=POOL_WAIT_SECONDS,
             **options,
         )
         return aioredis.Redis(connection_pool=pool)
