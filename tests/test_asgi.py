@@ -283,22 +283,3 @@ def test_a_client_gone_during_the_lookup_leaves_no_lock(pages_site, monkeypatch)
 
     async_to_sync(cancelled_lookup)()
     assert released == [("pc:p1:k", "token-1")]
-
-
-def test_under_asgi_without_the_middleware_a_fragment_with_no_request_is_not_stored(
-    redis_server,
-):
-    """Without the middleware, a request's start is noted by a request_started receiver,
-    which under ASGI runs in a task of its own: a cached_fragment call with no request
-    and no enclosing render cannot know when its data was read, so it stores nothing
-    (rather than its own lookup's clock, which could postdate the rows: stale after a
-    purge). With request= (any template with a RequestContext) it is cached."""
-    from tests.freshness_site import MIDDLEWARE as SITE_MIDDLEWARE
-    from tests.testapp.models import Article
-
-    bare = [m for m in SITE_MIDDLEWARE if not m.startswith("pagecache.")]
-    with override_settings(ROOT_URLCONF="tests.freshness_site", MIDDLEWARE=bare):
-        Article.objects.create(title="a")
-        assert get("/direct/").content == b"a"
-        assert get("/direct/").content == b"a"
-    assert list(redis_server.client().scan_iter(match="pc:f1:direct:*")) == []
