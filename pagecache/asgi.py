@@ -28,6 +28,7 @@ from django.core.handlers.asgi import ASGIRequest
 
 from . import aserve, serve
 from .adriver import has_async_store
+from .conf import on_reload
 from .core import responses
 from .core.flow import Action
 from .middleware import MIDDLEWARE_PATH
@@ -35,6 +36,24 @@ from .outage import log_failure
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+
+#: Whether the fast path can answer at all (the middleware installed, an async store),
+#: decided once per settings change.
+_usable: bool | None = None
+
+
+def _enabled() -> bool:
+    global _usable
+    if _usable is None:
+        _usable = MIDDLEWARE_PATH in django_settings.MIDDLEWARE and has_async_store()
+    return _usable
+
+
+@on_reload
+def _forget_usable() -> None:
+    global _usable
+    _usable = None
 
 
 class PageCacheASGI:
@@ -66,7 +85,7 @@ class PageCacheASGI:
 
     async def _hit(self, scope: Scope) -> responses.HitParts | None:
         """The response for a fresh hit, or ``None`` to let Django answer."""
-        if MIDDLEWARE_PATH not in django_settings.MIDDLEWARE or not has_async_store():
+        if not _enabled():
             return None
         # Django's own reading of the scope (headers, cookies, path split, scheme), so the
         # key and every rule are exactly the middleware's; no body is read.
