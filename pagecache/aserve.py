@@ -41,8 +41,11 @@ if TYPE_CHECKING:
 AsyncGetResponse = Callable[["HttpRequest"], Awaitable["HttpResponseBase"]]
 
 
-async def aserve(request: HttpRequest, get_response: AsyncGetResponse) -> HttpResponseBase:
-    """Answer ``request`` from the page cache, or render it and store the result."""
+async def aserve(
+    request: HttpRequest, get_response: AsyncGetResponse, *, outermost: bool = True
+) -> HttpResponseBase:
+    """Answer ``request`` from the page cache, or render it and store the result
+    (``outermost`` as for :func:`pagecache.serve.serve`)."""
     page = page_of(request)
     if isinstance(page, str):
         token = current_render.set(start_bypass(request, page, may_block=False))
@@ -53,7 +56,7 @@ async def aserve(request: HttpRequest, get_response: AsyncGetResponse) -> HttpRe
     outcome = await obtain(page)
     if outcome.action in (Action.HIT, Action.STALE):
         return to_response(hit_parts(page, outcome))
-    state = start_render(request, outcome, outermost=True, may_block=False)
+    state = start_render(request, outcome, outermost, may_block=False)
     lock_key = outcome.key or page.base_key
     withheld = withhold_conditions(request, outcome)
     token = current_render.set(state)

@@ -97,12 +97,13 @@ def _note_arrival(**kwargs: object) -> None:
 
 @on_reload
 def listen_for_requests() -> None:
-    """Note each request's arrival, unless the middleware does it (it sees every request
-    first, and sets the start itself): a site with it pays nothing per request for this."""
+    """Note each request's arrival, unless the middleware placed first does it (it sees
+    every request first, and sets the start itself): such a site pays nothing per request
+    for this."""
     from .middleware import MIDDLEWARE_PATH
 
     global _in_flight
-    if MIDDLEWARE_PATH in django_settings.MIDDLEWARE:
+    if list(django_settings.MIDDLEWARE[:1]) == [MIDDLEWARE_PATH]:
         request_started.disconnect(dispatch_uid=_RECEIVER)
         request_finished.disconnect(dispatch_uid=_RECEIVER)
         with _in_flight_lock:

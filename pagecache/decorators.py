@@ -101,6 +101,7 @@ def cache_page(
                 request,
                 lambda req: _response_of(view, view(req, *args, **kwargs)),
                 outermost=False,
+                in_view=True,
             )
 
         return wrapper  # type: ignore[return-value]

@@ -30,7 +30,12 @@ class PageCacheMiddleware:
     async_capable = True
 
     def __init__(self, get_response: Any) -> None:
+        from django.conf import settings as django_settings
+
         self.get_response = get_response
+        # Placed first (as it should be, W001), nothing has read data before its lookup;
+        # otherwise a render starts when the request arrived (pagecache.clock notes it).
+        self.outermost = list(django_settings.MIDDLEWARE[:1]) == [MIDDLEWARE_PATH]
         self.is_async = iscoroutinefunction(get_response)
         if self.is_async:
             markcoroutinefunction(self)
@@ -40,7 +45,7 @@ class PageCacheMiddleware:
             return self.__acall__(request)
         # Tell @cache_page below that this request is handled here, cached or bypassed.
         setattr(request, HANDLED_ATTR, True)
-        return serve(request, self.get_response)
+        return serve(request, self.get_response, outermost=self.outermost)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         from .adriver import has_async_store
@@ -48,10 +53,12 @@ class PageCacheMiddleware:
 
         setattr(request, HANDLED_ATTR, True)
         if has_async_store():
-            return await aserve(request, self.get_response)
+            return await aserve(request, self.get_response, outermost=self.outermost)
         # A cache without an async store (another backend, Sentinel, Cluster): the sync
         # driver in a thread, with the rest of the chain called back in the loop.
-        return await sync_to_async(serve)(request, _in_loop(self.get_response))
+        return await sync_to_async(serve)(
+            request, _in_loop(self.get_response), outermost=self.outermost
+        )
 
 
 def _in_loop(get_response: Any) -> GetResponse:

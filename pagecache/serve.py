@@ -51,12 +51,17 @@ OUTCOME_KEY = "pagecache.outcome"
 
 
 def serve(
-    request: HttpRequest, get_response: GetResponse, *, outermost: bool = True
+    request: HttpRequest,
+    get_response: GetResponse,
+    *,
+    outermost: bool = True,
+    in_view: bool = False,
 ) -> HttpResponseBase:
     """Answer ``request`` from the page cache, or render it and store the result.
 
-    ``outermost``: called by the middleware, placed first, so nothing read data before the
-    page lookup; ``@cache_page`` on its own runs inside other middleware and decorators.
+    ``outermost``: called by the middleware placed first, so nothing read data before the
+    page lookup (otherwise the render starts at the request's arrival, if earlier).
+    ``in_view``: ``@cache_page`` on its own, below ``CsrfViewMiddleware``.
     """
     page = page_of(request)
     if isinstance(page, str):
@@ -70,7 +75,7 @@ def serve(
     if outcome.action in (Action.HIT, Action.STALE):
         # No view runs: nothing else to do. Below CsrfViewMiddleware (@cache_page alone), a
         # stored form gets its token from Django, which then sets the cookie itself.
-        token_source = None if outermost else partial(get_token, request)
+        token_source = partial(get_token, request) if in_view else None
         return to_response(hit_parts(page, outcome, token_source))
     return _render(request, get_response, start_render(request, outcome, outermost), page, outcome)
 

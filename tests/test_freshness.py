@@ -245,6 +245,25 @@ def test_cache_page_alone_starts_before_the_middleware_that_read_the_rows(bare_s
         assert get("/decorated/")[1] == "b"
 
 
+@pytest.mark.parametrize("driver", ["middleware", "asgi"])
+def test_the_middleware_placed_below_one_that_reads_rows_starts_before_it(bare_site, driver):
+    """W001 warns when pagecache is not first; if a site places it below a middleware
+    that reads data (a menu, a banner), its page lookup comes after that read: the render
+    must start when the request arrived, not at the lookup."""
+    article = Article.objects.create(title="a")
+    middleware = ["tests.freshness_site.rows_middleware", *MIDDLEWARE]
+    with override_settings(MIDDLEWARE=middleware, PAGECACHE=HOOKED):
+        get = getter(driver, "anonymous")
+
+        def write() -> None:
+            with transaction.atomic():
+                article.title = "b"
+                article.save()
+
+        assert race(get, "/decorated/", write) == "a"
+        assert get("/decorated/")[1] == "b"
+
+
 def test_rendering_block_starts_fragments_before_their_data_is_read(rows_site):
     Article.objects.create(title="a")
     read, proceed = threading.Event(), threading.Event()
