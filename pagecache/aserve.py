@@ -105,13 +105,9 @@ async def run(ops: StoreOps) -> None:
                 if stored and op.remember:
                     remember_vary(*op.remember)
             else:
-                await adriver.release(op.key, op.token, uncacheable=op.uncacheable)
+                await adriver.release(op.key, op.lock_token, uncacheable=op.uncacheable)
         except asyncio.CancelledError:
             for left in ops[done:]:  # locks this request still holds: the deliverer frees them
-                key, lock = (left.key, left.lock_token) if isinstance(left, Save) else (
-                    left.key,
-                    left.token,
-                )
-                if lock:
-                    purge.release_later(key, lock)
+                if left.lock_token:
+                    purge.release_later(left.key, left.lock_token)
             raise

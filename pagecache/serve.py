@@ -281,7 +281,7 @@ class Release:
     """Give up a render lock (leaving the hit-for-miss marker if ``uncacheable``)."""
 
     key: str
-    token: str
+    lock_token: str
     uncacheable: bool
 
 
@@ -335,7 +335,7 @@ def run(ops: StoreOps) -> None:
             if driver.save(op.key, op.value, op.timeout, op.vary, op.lock_token) and op.remember:
                 remember_vary(*op.remember)
         else:
-            driver.release(op.key, op.token, uncacheable=op.uncacheable)
+            driver.release(op.key, op.lock_token, uncacheable=op.uncacheable)
 
 
 def withhold_conditions(request: HttpRequest, outcome: Outcome) -> dict[str, str | None]:

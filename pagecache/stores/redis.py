@@ -84,16 +84,8 @@ class RedisStore:
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
         # The hit path: plain EVALSHA (loading the script only when Redis lost it).
-        command = (
-            "EVALSHA",
-            self._lookup.sha,
-            3,
-            key,
-            self.tags_key,
-            keys.lock_key(key),
-            lock_token,
-            lock_ms,
-            known_id,
+        command = lookup_command(
+            self._lookup.sha, key, self.tags_key, lock_token, lock_ms, known_id
         )
         try:
             try:
@@ -165,6 +157,14 @@ class RedisStore:
             if batch:
                 removed += int(self.client.unlink(*batch))
         return removed
+
+
+def lookup_command(
+    sha: str, key: str, tags_key: str, lock_token: str, lock_ms: int, known_id: str
+) -> tuple[Any, ...]:
+    """The lookup script's EVALSHA, its KEYS and ARGV as lookup.lua reads them (sync and
+    async stores alike)."""
+    return ("EVALSHA", sha, 3, key, tags_key, keys.lock_key(key), lock_token, lock_ms, known_id)
 
 
 def parse_lookup(reply: Any) -> Lookup:

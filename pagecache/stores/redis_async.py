@@ -21,7 +21,7 @@ from typing import Any
 from ..core import keys
 from ..core.freshness import Lookup
 from ..exceptions import StoreUnavailable
-from .redis import LOOKUP_LUA, RELEASE_LUA, parse_lookup, plain_pool
+from .redis import LOOKUP_LUA, RELEASE_LUA, lookup_command, parse_lookup, plain_pool
 
 #: Connection options of the sync pool that mean the same on an asyncio connection.
 _SHARED_OPTIONS = frozenset(
@@ -140,16 +140,8 @@ class AsyncRedisStore:
     async def lookup(
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
-        command = (
-            "EVALSHA",
-            self._lookup_sha,
-            3,
-            key,
-            self.tags_key,
-            keys.lock_key(key),
-            lock_token,
-            lock_ms,
-            known_id,
+        command = lookup_command(
+            self._lookup_sha, key, self.tags_key, lock_token, lock_ms, known_id
         )
         try:
             try:
