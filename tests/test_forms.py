@@ -6,13 +6,11 @@ with CSRF checks on). Over real HTTP (gunicorn) in tests/test_http.py.
 
 from __future__ import annotations
 
-import io
 import re
-import sys
 import threading
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -22,7 +20,7 @@ from django.test import override_settings
 from pagecache.core import entry
 from pagecache.wsgi import PageCacheWSGI
 from tests.forms_site import MIDDLEWARE, RENDERS
-from tests.test_wsgi import LazyWSGIHandler
+from tests.test_wsgi import LazyWSGIHandler, make_environ
 
 pytestmark = pytest.mark.django_db
 
@@ -61,25 +59,8 @@ class Visitor:
         self.cookies = dict(cookies or {})
 
     def request(self, method: str, url: str, body: bytes = b"", **headers: str) -> Response:
-        parts = urlsplit(url)
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": parts.path,
-            "QUERY_STRING": parts.query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "HTTP_HOST": "testserver",
-        }
+        environ = make_environ(method, url, body)
+        environ.update({"wsgi.multithread": True, "HTTP_HOST": "testserver"})
         if body:
             environ["CONTENT_LENGTH"] = str(len(body))
             environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"

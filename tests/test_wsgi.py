@@ -54,6 +54,28 @@ class WSGIResponse:
         return name.lower() in self._headers
 
 
+def make_environ(method: str, url: str, body: bytes = b"") -> dict:
+    """The environ a WSGI server builds for ``method url`` (host ``testserver``)."""
+    parts = urlsplit(url)
+    return {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+
+
 class WSGIClient:
     """Calls a WSGI app with a real environ, as a server would."""
 
@@ -62,24 +84,7 @@ class WSGIClient:
         self.cookies = SimpleCookie()
 
     def request(self, method, url, **extra):
-        parts = urlsplit(url)
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": parts.path,
-            "QUERY_STRING": parts.query,
-            "SCRIPT_NAME": "",
-            "SERVER_NAME": "testserver",
-            "SERVER_PORT": "80",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
+        environ = make_environ(method, url)
         if self.cookies:
             environ["HTTP_COOKIE"] = "; ".join(f"{k}={v.value}" for k, v in self.cookies.items())
         environ.update(extra)
