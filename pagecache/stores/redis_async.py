@@ -228,7 +228,3 @@ class AsyncRedisStore:
             await self._evalsha(self._release_sha, RELEASE_LUA, *args)
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-    def pools(self) -> int:
-        """How many event loops have a pool (tests)."""
-        return len(self._pools)
