@@ -10,6 +10,7 @@ __all__ = [
     "exempt",
     # caching fragments
     "cached_fragment",
+    "acached_fragment",
     "rendering",
     # tags and purging
     "add_tags",
@@ -32,6 +33,7 @@ _LAZY = {
     "cache_page": "pagecache.decorators",
     "exempt": "pagecache.decorators",
     "cached_fragment": "pagecache.fragments",
+    "acached_fragment": "pagecache.fragments",
     "rendering": "pagecache.fragments",
     "add_tags": "pagecache.core.render",
     "model_tag": "pagecache.core.tags",
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
     from .core.tags import model_tag
     from .decorators import cache_page, exempt
     from .exceptions import InvalidTag, PageCacheError, PurgeError
-    from .fragments import cached_fragment, rendering
+    from .fragments import acached_fragment, cached_fragment, rendering
     from .purging.model_hooks import PurgingManager, PurgingQuerySet, purge_queryset, register
     from .purging.purge import apurge_tags, purge_tags
 

@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING
 from . import adriver
 from .core import csrf, request_facts
 from .core import entry as entries
-from .core.flow import Action, Outcome
+from .core.flow import Action, Outcome, Save, StoreOps
 from .core.render import current_render
 from .core.responses import hit_parts
 from .purging import purge
 from .serve import (
-    Save,
-    StoreOps,
     finish_render,
     mark,
     page_of,

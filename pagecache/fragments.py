@@ -14,23 +14,26 @@ is rendered but never stored, since its HTML holds one visitor's token.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Model
 from django.utils.functional import Promise, empty
 
-from . import clock, driver
+from . import clock, driver, serve
 from .conf import settings
 from .core import entry as entries
 from .core import keys
-from .core.flow import Action, Outcome
+from .core.flow import Action, Outcome, Release, Save, StoreOps
 from .core.render import RenderState, current_render, render_state
 from .core.tags import normalize_tags, to_tag
+from .purging import purge
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -146,20 +149,122 @@ def cached_fragment(
     fragment's tags if no page or fragment render is in progress. ``csrf_token`` is the
     template context's token, if any: a block whose HTML contains it is not stored.
     """
-    own_tags = tuple(tags)
     parent = enclosing_state(request)
     key = keys.fragment_key(
         settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
     )
     outcome = driver.obtain(key)
-    if outcome.action in (Action.HIT, Action.STALE) and outcome.entry is not None:
-        if parent is not None:
-            # The cached part brings its tags with the starts they are judged against, and
-            # its expiry: whatever embeds it is stale when it is (SPEC §6.2).
-            parent.carry(outcome.entry.tag_starts())
-            parent.embed(_fresh_until(outcome))
-        return outcome.entry.body.decode("utf-8")
+    served = _served(outcome, parent)
+    if served is not None:
+        return served
+    state = _begin(parent, outcome, tuple(tags))
+    token = current_render.set(state)
+    csrf_before = _csrf_flag(request, None)
+    try:
+        html = render()
+    except BaseException:
+        driver.release(key, outcome.token, uncacheable=True)
+        raise
+    finally:
+        current_render.reset(token)
+        csrf_handed_out = _csrf_flag(request, csrf_before)
+    serve.run(
+        _finish(
+            name,
+            key,
+            html,
+            state,
+            outcome,
+            parent,
+            ttl,
+            stale_ttl,
+            csrf_handed_out or _contains_token(html, csrf_token),
+        )
+    )
+    return html
 
+
+async def acached_fragment(
+    name: str,
+    render: Callable[[], str | Awaitable[str]],
+    *,
+    vary_on: Sequence[object] = (),
+    ttl: int | None = None,
+    stale_ttl: int | None = None,
+    tags: Iterable[str] = (),
+    source: str = "",
+    request: HttpRequest | None = None,
+    csrf_token: object = None,
+) -> str:
+    """:func:`cached_fragment` for async code: the same keys, entries, tags and rules, with
+    the lookup and the store awaited on the async Redis store (no thread, no blocking call
+    in the event loop). ``render`` may return the HTML or an awaitable of it.
+
+    With a cache that has no async store (Django's other backends), the store calls run
+    in a thread (``sync_to_async``), as the middleware's do.
+    """
+    from asgiref.sync import sync_to_async
+
+    from . import adriver, aserve
+
+    native = adriver.has_async_store()
+    parent = enclosing_state(request)
+    key = keys.fragment_key(
+        settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
+    )
+    outcome = await (adriver.obtain(key) if native else sync_to_async(driver.obtain)(key))
+    served = _served(outcome, parent)
+    if served is not None:
+        return served
+    state = _begin(parent, outcome, tuple(tags))
+    token = current_render.set(state)
+    csrf_before = _csrf_flag(request, None)
+    try:
+        result = render()
+        html = await result if inspect.isawaitable(result) else result
+    except asyncio.CancelledError:
+        # Awaiting a release here may be cancelled again: the deliverer frees the lock.
+        if outcome.token:
+            purge.release_later(key, outcome.token)
+        raise
+    except BaseException:
+        if native:
+            await adriver.release(key, outcome.token, uncacheable=True)
+        else:
+            await sync_to_async(driver.release)(key, outcome.token, uncacheable=True)
+        raise
+    finally:
+        current_render.reset(token)
+        csrf_handed_out = _csrf_flag(request, csrf_before)
+    ops = _finish(
+        name,
+        key,
+        html,
+        state,
+        outcome,
+        parent,
+        ttl,
+        stale_ttl,
+        csrf_handed_out or _contains_token(html, csrf_token),
+    )
+    await (aserve.run(ops) if native else sync_to_async(serve.run)(ops))
+    return html
+
+
+def _served(outcome: Outcome, parent: RenderState | None) -> str | None:
+    """The cached HTML if the lookup found a servable entry (else ``None``)."""
+    if outcome.action not in (Action.HIT, Action.STALE) or outcome.entry is None:
+        return None
+    if parent is not None:
+        # The cached part brings its tags with the starts they are judged against, and
+        # its expiry: whatever embeds it is stale when it is (SPEC §6.2).
+        parent.carry(outcome.entry.tag_starts())
+        parent.embed(_fresh_until(outcome))
+    return outcome.entry.body.decode("utf-8")
+
+
+def _begin(parent: RenderState | None, outcome: Outcome, own_tags: tuple[str, ...]) -> RenderState:
+    """The render state of a block about to be rendered."""
     # The block's data could be read as soon as the enclosing render began (a view reads
     # its rows before the template reaches the block): start there, not at this lookup —
     # or, with no enclosing render known, when Django started the request, if it did. An
@@ -173,29 +278,40 @@ def cached_fragment(
         start = clock.arrival_start(outside=outcome.start)
     state = RenderState(start=start)
     state.add(own_tags)
-    token = current_render.set(state)
-    csrf_before = _csrf_flag(request, None)
-    try:
-        html = render()
-    except BaseException:
-        driver.release(key, outcome.token, uncacheable=True)
-        raise
-    finally:
-        current_render.reset(token)
-        csrf_handed_out = _csrf_flag(request, csrf_before)
+    return state
+
+
+def _finish(
+    name: str,
+    key: str,
+    html: str,
+    state: RenderState,
+    outcome: Outcome,
+    parent: RenderState | None,
+    ttl: int | None,
+    stale_ttl: int | None,
+    csrf_used: bool,
+) -> StoreOps:
+    """What a rendered block asks of the store: save it, or release its render lock."""
     ttl = ttl if ttl is not None else settings.TTL
     if parent is not None:
         parent.embed_render(state, ttl)
     if outcome.start is None:
-        return html
+        return []
     if state.start is None:
-        driver.release(key, outcome.token, uncacheable=False)  # the next render may store
-    elif csrf_handed_out or _contains_token(html, csrf_token):
+        return [Release(key, outcome.token, uncacheable=False)]  # the next render may store
+    if csrf_used:
         logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
-        driver.release(key, outcome.token, uncacheable=True)
-    elif not _store(key, html, state, outcome, ttl, stale_ttl):
-        driver.release(key, outcome.token, uncacheable=True)
-    return html
+        return [Release(key, outcome.token, uncacheable=True)]
+    body = html.encode("utf-8")
+    stale_ttl = stale_ttl if stale_ttl is not None else settings.STALE_TTL
+    ttl = state.fresh_seconds(ttl)
+    if len(body) > settings.MAX_ENTRY_BYTES or ttl + stale_ttl == 0:
+        # Too big, or it embeds something already stale and may not be served stale.
+        return [Release(key, outcome.token, uncacheable=True)]
+    own, carried = state.judged_tags(state.start)
+    entry = entries.Entry(0, "", (), body, own, state.start, ttl, stale_ttl, carried)
+    return [Save(key, entries.dumps(entry), ttl + stale_ttl, None, outcome.token)]
 
 
 def _fresh_until(outcome: Outcome) -> float:
@@ -203,28 +319,6 @@ def _fresh_until(outcome: Outcome) -> float:
     assert outcome.found is not None and outcome.entry is not None
     fresh_ms = outcome.found.ttl_left_ms - outcome.entry.stale_ttl * 1000
     return time.monotonic() + fresh_ms / 1000
-
-
-def _store(
-    key: str,
-    html: str,
-    state: RenderState,
-    outcome: Outcome,
-    ttl: int,
-    stale_ttl: int | None,
-) -> bool:
-    """Store the rendered block (releasing the render lock); False if it cannot be stored."""
-    body = html.encode("utf-8")
-    if len(body) > settings.MAX_ENTRY_BYTES or state.start is None:
-        return False
-    stale_ttl = stale_ttl if stale_ttl is not None else settings.STALE_TTL
-    ttl = state.fresh_seconds(ttl)
-    if ttl + stale_ttl == 0:
-        return False  # embeds something already stale, and may not be served stale
-    own, carried = state.judged_tags(state.start)
-    entry = entries.Entry(0, "", (), body, own, state.start, ttl, stale_ttl, carried)
-    driver.save(key, entries.dumps(entry), ttl + stale_ttl, lock_token=outcome.token)
-    return True
 
 
 def _contains_token(html: str, csrf_token: object) -> bool:

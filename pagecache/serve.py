@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from . import clock, driver
 from .conf import on_reload, settings
 from .core import csrf, keys, policy, request_facts
 from .core import entry as entries
-from .core.flow import Action, Outcome
+from .core.flow import Action, Outcome, Release, Save, StoreOps
 from .core.render import RenderState, current_render, render_state
 from .core.responses import (
     CONDITIONAL_HEADERS,
@@ -263,32 +262,6 @@ def to_response(parts: HitParts) -> HttpResponse:
     return response
 
 
-@dataclass(frozen=True, slots=True)
-class Save:
-    """Store ``value`` under ``key`` (and the Vary marker; releasing ``lock_token``)."""
-
-    key: str
-    value: bytes
-    timeout: int
-    vary: tuple[str, bytes] | None
-    lock_token: str
-    #: (base key, Vary names) to remember once stored.
-    remember: tuple[str, tuple[str, ...]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    """Give up a render lock (leaving the hit-for-miss marker if ``uncacheable``)."""
-
-    key: str
-    lock_token: str
-    uncacheable: bool
-
-
-#: What a finished render asks the driver to do, in order.
-StoreOps = list[Save | Release]
-
-
 def _render(
     request: HttpRequest,
     get_response: GetResponse,
@@ -473,8 +446,6 @@ def store_ops(
         Save(key, value, ttl + stale_ttl, vary, "", remember),
         Release(lock_key, lock_token, uncacheable=False),
     ]
-
-
 
 
 def _not_stored_headers() -> frozenset[str]:

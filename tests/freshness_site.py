@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import path
@@ -83,6 +84,47 @@ def direct(request: HttpRequest) -> HttpResponse:
     return HttpResponse(html)
 
 
+async def _arows() -> list[Article]:
+    return [a async for a in Article.objects.order_by("pk")]
+
+
+async def _apassing() -> None:
+    # The gate blocks its caller: in a thread, so the event loop stays free.
+    await sync_to_async(GATE.passing, thread_sensitive=False)()
+
+
+async def async_articles(request: HttpRequest) -> HttpResponse:
+    """An async view: rows read with the async ORM, then the template rendered in the loop,
+    as Django's render() does in async views (the fragments' sync driver runs there)."""
+    rows = await _arows()
+    await _apassing()
+    engine = engines[request.GET.get("engine", "django")]
+    html = engine.from_string(TEMPLATES[engine.name]).render({"rows": rows}, request)
+    return HttpResponse(html)
+
+
+async def async_direct(request: HttpRequest) -> HttpResponse:
+    """``acached_fragment`` from an async view: an outer block with an async render, an
+    inner one per row with a plain one."""
+    rows = await _arows()
+    await _apassing()
+
+    async def outer() -> str:
+        items = [
+            await pagecache.acached_fragment(
+                "arow",
+                lambda a=a: f'<li data-title="{a.title}"></li>',
+                vary_on=[a],
+                tags=[pagecache.model_tag(a)],
+            )
+            for a in rows
+        ]
+        return "".join(items)
+
+    html = await pagecache.acached_fragment("alist", outer, request=request)
+    return HttpResponse(html)
+
+
 def rows_middleware(get_response):  # type: ignore[no-untyped-def]
     """A site's middleware that reads rows before the view (a menu, a banner)."""
 
@@ -122,6 +164,8 @@ def slow(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("articles/", articles),
     path("direct/", direct),
+    path("async/articles/", async_articles),
+    path("async/direct/", async_direct),
     path("decorated/", decorated_from_middleware_rows),
     path("short/", short),
     path("own/", own_tag),

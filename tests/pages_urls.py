@@ -105,6 +105,13 @@ async def async_cached(request):
     return HttpResponse(f"async render {n}")
 
 
+async def async_fragment(request):
+    """An async view whose body comes from the async function a test puts in HOOKS."""
+    n = counted("async_fragment")
+    body = await HOOKS["fragment"]()  # type: ignore[operator]
+    return HttpResponse(f"page with {body} {n}")
+
+
 @pagecache.exempt
 async def async_exempt(request):
     n = counted("async_exempt")
@@ -240,6 +247,7 @@ urlpatterns = [
     path("host/", by_host),
     path("async-cached/", async_cached),
     path("async-exempt/", async_exempt),
+    path("async-fragment/", async_fragment),
     path("undecorated-method/", UndecoratedMethod.as_view()),
     path("decorated-method/", DecoratedMethod.as_view()),
     path("not-a-response/", not_a_response),

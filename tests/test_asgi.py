@@ -283,3 +283,98 @@ def test_a_client_gone_during_the_lookup_leaves_no_lock(pages_site, monkeypatch)
 
     async_to_sync(cancelled_lookup)()
     assert released == [("pc:p1:k", "token-1")]
+
+
+# -- fragments from async code -----------------------------------------------------------
+
+
+def test_acached_fragment_stores_serves_and_purges_on_the_async_store(pages_site, monkeypatch):
+    from pagecache import driver
+
+    renders: list[int] = []
+
+    async def render() -> str:
+        renders.append(1)
+        await asyncio.sleep(0)  # an async render: it may await (a query, an HTTP call)
+        return f"<p>box {len(renders)}</p>"
+
+    async def box() -> str:
+        return await pagecache.acached_fragment("box", render, tags=["box"])
+
+    # Lookups and stores run in the event loop: never the sync driver.
+    monkeypatch.setattr(driver, "obtain", _must_not_run)
+    monkeypatch.setattr(serve, "run", _must_not_run)
+    assert async_to_sync(box)() == "<p>box 1</p>"
+    assert async_to_sync(box)() == "<p>box 1</p>"
+    async_to_sync(pagecache.apurge_tags)("box")
+    assert async_to_sync(box)() == "<p>box 2</p>"
+    assert len(renders) == 2
+
+
+def test_acached_fragment_tags_bubble_to_the_page_under_asgi(pages_site):
+    async def view_body() -> str:
+        return await pagecache.acached_fragment("inner", lambda: "inner", tags=["inner-tag"])
+
+    from tests.pages_urls import HOOKS
+
+    HOOKS["fragment"] = view_body  # type: ignore[assignment]
+    first = get("/async-fragment/")
+    assert (first["X-Cache"], first.content) == ("MISS", b"page with inner 1")
+    assert get("/async-fragment/")["X-Cache"] == "HIT"
+    pagecache.purge_tags("inner-tag")  # the fragment's tag purges the page embedding it
+    assert get("/async-fragment/").content == b"page with inner 2"
+
+
+def test_concurrent_acached_fragment_misses_render_once(pages_site, monkeypatch):
+    """Single flight for async fragments: one task renders, the others wait in the loop
+    (asyncio.sleep between polls) and then serve what it stored."""
+    from pagecache import adriver
+
+    original = adriver._pause
+
+    async def scenario() -> tuple[int, list[str]]:
+        waiting: set[int] = set()
+        changed = asyncio.Condition()
+        release = asyncio.Event()
+        renders = 0
+
+        async def pause(seconds: float) -> None:
+            async with changed:
+                waiting.add(id(asyncio.current_task()))
+                changed.notify_all()
+            await original(seconds)
+
+        async def render() -> str:
+            nonlocal renders
+            renders += 1
+            await release.wait()
+            return "rendered once"
+
+        monkeypatch.setattr(adriver, "_pause", pause)
+        tasks = [asyncio.create_task(pagecache.acached_fragment("busy", render)) for _ in range(5)]
+        async with changed:
+            await asyncio.wait_for(changed.wait_for(lambda: len(waiting) == 4), 10)
+        release.set()
+        return renders, await asyncio.gather(*tasks)
+
+    renders, results = async_to_sync(scenario)()
+    assert (renders, results) == (1, ["rendered once"] * 5)
+
+
+def test_acached_fragment_with_another_backend_runs_the_sync_driver_in_a_thread(pages_site):
+    renders: list[int] = []
+
+    def render() -> str:
+        renders.append(1)
+        return "plain"
+
+    async def fragment() -> str:
+        return await pagecache.acached_fragment("plain", render, tags=["plain"])
+
+    with override_settings(PAGECACHE={"CACHE": "locmem"}):
+        assert get_async_store() is None
+        assert [async_to_sync(fragment)() for _ in range(3)] == ["plain"] * 3
+        assert len(renders) == 1
+        pagecache.purge_tags("plain")
+        assert async_to_sync(fragment)() == "plain"
+        assert len(renders) == 2

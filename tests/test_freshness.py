@@ -125,6 +125,27 @@ def test_fragments_rendered_from_rows_read_before_a_purge_are_never_served_after
         assert get(url)[0] == "HIT"
 
 
+#: Async views: the template rendered in the event loop (both engines), and
+#: ``acached_fragment`` nested in ``acached_fragment``.
+ASYNC_VIEWS = ["/async/articles/?engine=django", "/async/articles/?engine=jinja2", "/async/direct/"]
+
+
+@pytest.mark.parametrize("url", ASYNC_VIEWS)
+@pytest.mark.parametrize("visitor", ["anonymous", "logged-in"])
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_async_views_never_serve_fragments_of_rows_read_before_a_purge(
+    rows_site, url, visitor, driver
+):
+    article = Article.objects.create(title="old")
+    get = getter(driver, visitor)
+    assert titles(race(get, url, save_title(article, "new"))) == {"old"}
+    for _ in range(3):
+        status, body = get(url)
+        assert titles(body) == {"new"}, (status, body)
+    if visitor == "anonymous":
+        assert get(url)[0] == "HIT"
+
+
 @pytest.mark.parametrize("visitor", ["anonymous", "logged-in"])
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_a_request_that_arrived_while_the_cache_was_unusable_stores_no_fragment_of_its_rows(

@@ -132,3 +132,19 @@ def test_apurge_snippet_purges_from_an_async_view():
         purge.tags_purged.disconnect(dispatch_uid="readme-apurge")
     assert response.content == b"published"
     assert ("blog.article:42",) in seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acached_snippet_caches_a_fragment_that_a_purge_removes():
+    from asgiref.sync import async_to_sync
+    from django.test import RequestFactory
+
+    namespace: dict[str, object] = {"__name__": "readme_acached"}
+    exec(snippet("acached"), namespace)
+    view = async_to_sync(namespace["group_list"])  # type: ignore[arg-type]
+    Group.objects.create(name="editors")
+    assert view(RequestFactory().get("/")).content == b"<ul><li>editors</li></ul>"
+    Group.objects.create(name="authors")
+    assert view(RequestFactory().get("/")).content == b"<ul><li>editors</li></ul>"  # cached
+    pagecache.purge_tags(Group)
+    assert view(RequestFactory().get("/")).content == b"<ul><li>authors</li><li>editors</li></ul>"

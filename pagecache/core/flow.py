@@ -84,3 +84,29 @@ def outcome(
         return Outcome(action, key, found)
     held = token if found.lock is Lock.ACQUIRED else ""
     return Outcome(Action.RENDER, key, found, start=found.clock, token=held)
+
+
+@dataclass(frozen=True, slots=True)
+class Save:
+    """Store ``value`` under ``key`` (and the Vary marker; releasing ``lock_token``)."""
+
+    key: str
+    value: bytes
+    timeout: int
+    vary: tuple[str, bytes] | None
+    lock_token: str
+    #: (base key, Vary names) to remember once stored.
+    remember: tuple[str, tuple[str, ...]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Give up a render lock (leaving the hit-for-miss marker if ``uncacheable``)."""
+
+    key: str
+    lock_token: str
+    uncacheable: bool
+
+
+#: What a finished render asks the driver to do, in order.
+StoreOps = list[Save | Release]
