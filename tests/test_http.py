@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -86,7 +87,10 @@ def site_env(redis_server, tmp_path_factory) -> dict[str, str]:
     return env
 
 
-def wait_until_serving(process: subprocess.Popen, port: int, timeout: float = 30) -> None:
+def wait_until_serving(
+    process: subprocess.Popen, port: int, timeout: float = 30, probe: str = "/where/"
+) -> None:
+    # (``probe`` is requested; the page it gets must show that path, under any mount point.)
     """Poll until gunicorn accepts connections, then send one request and wait for its
     answer. (Unlike a probe with a short client timeout, this leaves no request queued in
     gunicorn that would be answered later — after a test flushed the cache — and count as a
@@ -102,9 +106,13 @@ def wait_until_serving(process: subprocess.Popen, port: int, timeout: float = 30
             time.sleep(0.05)  # polling for the server to start, not ordering a test
     with sock:
         sock.settimeout(max(1.0, deadline - time.monotonic()))
-        sock.sendall(b"GET /where/ HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n")
+        sock.sendall(
+            b"GET %b HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n" % probe.encode()
+        )
         reply = b"".join(iter(lambda: sock.recv(65536), b""))
-    assert b"path=/where/" in reply, f"not the site on port {port}: {reply[:200]!r}"
+    assert b"path_info=%b " % probe.encode() in reply, (
+        f"not the site on port {port}: {reply[:200]!r}"
+    )
 
 
 @dataclass(frozen=True)
@@ -117,7 +125,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
 
-def server_command(kind: str, port: int) -> list[str]:
+def server_command(kind: str, port: int, *extra: str) -> list[str]:
     """The command line of one kind of server: gunicorn (WSGI) or uvicorn (ASGI)."""
     if kind.startswith("uvicorn-"):
         factory = "fast_asgi" if kind == "uvicorn-fastpath" else "asgi"
@@ -133,6 +141,7 @@ def server_command(kind: str, port: int) -> list[str]:
             str(port),
             "--log-level",
             "warning",
+            *extra,
         ]
     workers, app = kind.split("-")
     return [
@@ -157,16 +166,25 @@ def server_command(kind: str, port: int) -> list[str]:
 )
 def site(request, site_env) -> Iterator[Server]:
     """gunicorn or uvicorn serving the site, started once per module and kind."""
+    with serving(request.param, site_env) as server:
+        yield server
+
+
+@contextmanager
+def serving(
+    kind: str, env: dict[str, str], *extra: str, probe: str = "/where/"
+) -> Iterator[Server]:
+    """One server of ``kind`` (``extra``: more options) until the block ends."""
     for attempt in range(3):
         port = free_port()
         process = subprocess.Popen(
-            server_command(request.param, port),
-            env=site_env,
+            server_command(kind, port, *extra),
+            env=env,
             cwd=ROOT,
             preexec_fn=die_with_parent,
         )
         try:
-            wait_until_serving(process, port)
+            wait_until_serving(process, port, probe=probe)
             break
         except AssertionError:
             process.terminate()
@@ -174,7 +192,7 @@ def site(request, site_env) -> Iterator[Server]:
             if attempt == 2:
                 raise  # not a port taken by someone else in between: it does not start
     try:
-        yield Server(request.param, port)
+        yield Server(kind, port)
     finally:
         process.terminate()
         process.wait(10)
@@ -347,7 +365,7 @@ def test_two_splits_of_one_url_never_share_an_entry(site):
     /app/where/ is the app mounted at /app serving /where/, or the app at the root serving
     /app/where/. Same Host, same URL, two pages."""
     if site.name.startswith("uvicorn-"):
-        pytest.skip("uvicorn takes the mount point from --root-path, never from a request")
+        pytest.skip("uvicorn takes the mount point from --root-path: see the test below")
     mounted = ("SCRIPT_NAME", "/app")
     split = get(site, "/app/where/", mounted)
     assert (split.cache, split.text) == (
@@ -366,6 +384,29 @@ def test_two_splits_of_one_url_never_share_an_entry(site):
     spelled = get(site, "/app%7C/where/")
     assert (spelled.status, spelled.cache) == (404, "MISS")
     assert get(site, "/app/where/", mounted).text == split.text
+
+
+@pytest.mark.parametrize("kind", ["uvicorn-asgi", "uvicorn-fastpath"])
+def test_an_app_mounted_with_uvicorn_root_path_never_shares_an_entry_with_one_at_the_root(
+    kind, site_env
+):
+    """Behind a proxy that strips /app, ``uvicorn --root-path /app`` serves the app mounted
+    at /app: /where/ reaches it as SCRIPT_NAME /app, PATH_INFO /where/. Another server with
+    the same cache serves the app at the root, where /app/where/ is PATH_INFO /app/where/.
+    Same Host, same public URL /app/where/: two pages, never one entry."""
+    with (
+        serving(kind, site_env, "--root-path", "/app") as mounted,
+        serving(kind, site_env, probe="/app/where/") as whole,
+    ):
+        split = get(mounted, "/where/")
+        assert split.text.startswith("path=/app/where/ script_name=/app path_info=/where/ ")
+        root = get(whole, "/app/where/")
+        assert root.text.startswith("path=/app/where/ script_name= path_info=/app/where/ ")
+        assert root.text != split.text
+        for _ in range(2):
+            again_split, again_root = get(mounted, "/where/"), get(whole, "/app/where/")
+            assert (again_split.cache, again_split.text) == ("HIT", split.text)
+            assert (again_root.cache, again_root.text) == ("HIT", root.text)
 
 
 # -- 3. raw cookies --------------------------------------------------------------------------
