@@ -64,7 +64,7 @@ demo: $(VENV)/.installed
 
 # Benchmarks (bench/, docs/benchmarks.md, docs/bench.png). They need the bench extra and wrk;
 # bench.run installs wrk with apt-get when it is missing.
-.PHONY: bench bench-quick bench-outage
+.PHONY: bench bench-quick bench-outage bench-compare
 
 $(VENV)/.installed-bench: pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,12 @@ bench: $(VENV)/.installed-bench
 
 bench-quick: $(VENV)/.installed-bench
 	$(VENV)/bin/python -m bench.run --quick
+
+# Hit throughput of this checkout against an older commit, alternating on one machine:
+# make bench-compare REV=<commit>  (writes docs/bench-compare.md)
+bench-compare: $(VENV)/.installed-bench
+	@test -n "$(REV)" || { echo "usage: make bench-compare REV=<commit>" >&2; exit 1; }
+	$(VENV)/bin/python -m bench.compare $(REV)
 
 bench-outage: $(VENV)/.installed
 	$(VENV)/bin/python -m bench.outage

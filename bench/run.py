@@ -500,6 +500,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, help="interleaved rounds (default 5, quick 1)")
     parser.add_argument("--seconds", type=float, help="wrk seconds per measurement (10, quick 3)")
     parser.add_argument("--configs", help="comma-separated subset of configurations")
+    parser.add_argument(
+        "--throughput-only",
+        action="store_true",
+        help="hits only (no fragments, purges, stampede); writes bench/data/last.json, "
+        "not docs/ (python -m bench.compare runs it against an older pagecache)",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     rounds = args.rounds or (1 if quick else 5)
@@ -541,31 +547,32 @@ def main(argv: list[str] | None = None) -> int:
         from bench import inprocess
         from bench.site.settings import CONFIGS
 
-        say(f"fragments: {fragment_iterations} renders each")
-        results["fragments"] = inprocess.fragments(
-            redis_server.host, redis_server.port, fragment_iterations
-        )
-        f = results["fragments"]
-        say(
-            f"  {{% cache %}} {f['us']['django-cache']:.1f} us, {{% cachetag %}} "
-            f"{f['us']['cachetag']:.1f} us, ratio {f['ratio']:.2f}"
-        )
-        say("purge: 10, 1,000 and 100,000 entries")
-        results["purge"] = inprocess.purges(
-            redis_server.host, redis_server.port, (10, 1_000, 100_000), purge_runs
-        )
-        for row in results["purge"]:
-            say(
-                f"  {row['entries']:>7} entries: {row['ms_median']:.3f} ms, "
-                f"{row['commands']['top_level_per_op']:.0f} command(s)"
+        if not args.throughput_only:
+            say(f"fragments: {fragment_iterations} renders each")
+            results["fragments"] = inprocess.fragments(
+                redis_server.host, redis_server.port, fragment_iterations
             )
-        say("purge in a write transaction (the durable record)")
-        results["purge_tx"] = inprocess.purges_in_transactions(purge_runs * 10)
-        for row in results["purge_tx"]:
+            f = results["fragments"]
             say(
-                f"  {row['database']}: write {row['write_ms']:.3f} ms, + purge_tags "
-                f"{row['write_purge_ms']:.3f} ms (record {row['record_ms']:.3f} ms)"
+                f"  {{% cache %}} {f['us']['django-cache']:.1f} us, {{% cachetag %}} "
+                f"{f['us']['cachetag']:.1f} us, ratio {f['ratio']:.2f}"
             )
+            say("purge: 10, 1,000 and 100,000 entries")
+            results["purge"] = inprocess.purges(
+                redis_server.host, redis_server.port, (10, 1_000, 100_000), purge_runs
+            )
+            for row in results["purge"]:
+                say(
+                    f"  {row['entries']:>7} entries: {row['ms_median']:.3f} ms, "
+                    f"{row['commands']['top_level_per_op']:.0f} command(s)"
+                )
+            say("purge in a write transaction (the durable record)")
+            results["purge_tx"] = inprocess.purges_in_transactions(purge_runs * 10)
+            for row in results["purge_tx"]:
+                say(
+                    f"  {row['database']}: write {row['write_ms']:.3f} ms, + purge_tags "
+                    f"{row['write_purge_ms']:.3f} ms (record {row['record_ms']:.3f} ms)"
+                )
 
         configs = list(CONFIGS)
         if args.configs:
@@ -580,8 +587,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         results["throughput"] = measured["configs"]
         results["memory"] = measured["memory"]
-        say(f"stampede: {STAMPEDE_CLIENTS} clients on an expired page, {stampede_trials} trial(s)")
-        results["stampede"] = stampede(env, redis_server, stampede_trials)
+        if not args.throughput_only:
+            say(
+                f"stampede: {STAMPEDE_CLIENTS} clients on an expired page, "
+                f"{stampede_trials} trial(s)"
+            )
+            results["stampede"] = stampede(env, redis_server, stampede_trials)
     finally:
         from bench.procs import stop_all
 
@@ -592,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
 
     results["elapsed_s"] = round(time.monotonic() - _started, 1)
     (DATA_DIR / "last.json").write_text(json.dumps(results, indent=2, default=str))
+    if args.throughput_only:
+        say(f"wrote bench/data/last.json ({results['elapsed_s']:.0f} s)")
+        return 0
     report.write(results, DOCS / "benchmarks.md", DOCS / "bench.png")
     say(
         f"wrote docs/benchmarks.md, docs/bench.png and bench/data/last.json "
