@@ -383,16 +383,52 @@ def cache_block(
     Validates the resolved arguments (``ValueError`` with a message fit for a template
     error) and calls :func:`cached_fragment`.
     """
-    if name is None or str(name) == "":
-        raise ValueError("cachetag NAME resolved to an empty value")
+    checked_name, options = _block_arguments(name, ttl, stale_ttl, tags)
     return cached_fragment(
-        str(name),
+        checked_name,
         render,
         vary_on=vary_on,
-        ttl=_seconds("ttl", ttl, 1),
-        stale_ttl=_seconds("stale_ttl", stale_ttl, 0),
-        tags=tags_from_value(tags),
         source=source,
         request=request,
         csrf_token=csrf_token,
+        **options,
     )
+
+
+async def acache_block(
+    name: object,
+    render: Callable[[], str | Awaitable[str]],
+    *,
+    vary_on: Sequence[object] = (),
+    ttl: object = None,
+    stale_ttl: object = None,
+    tags: object = None,
+    source: str = "",
+    request: HttpRequest | None = None,
+    csrf_token: object = None,
+) -> str:
+    """:func:`cache_block` for a template rendered asynchronously (a Jinja2 environment
+    with ``enable_async``, whose block bodies are coroutines)."""
+    checked_name, options = _block_arguments(name, ttl, stale_ttl, tags)
+    return await acached_fragment(
+        checked_name,
+        render,
+        vary_on=vary_on,
+        source=source,
+        request=request,
+        csrf_token=csrf_token,
+        **options,
+    )
+
+
+def _block_arguments(
+    name: object, ttl: object, stale_ttl: object, tags: object
+) -> tuple[str, dict[str, Any]]:
+    """A template block's name and options, validated (``ValueError`` fit for a template)."""
+    if name is None or str(name) == "":
+        raise ValueError("cachetag NAME resolved to an empty value")
+    return str(name), {
+        "ttl": _seconds("ttl", ttl, 1),
+        "stale_ttl": _seconds("stale_ttl", stale_ttl, 0),
+        "tags": tags_from_value(tags),
+    }

@@ -11,6 +11,7 @@ Syntax: ``{% cachetag "sidebar", request.LANGUAGE_CODE, ttl=120, tags="articles"
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 from jinja2 import nodes
@@ -20,7 +21,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import Context
 from markupsafe import Markup
 
-from pagecache.fragments import cache_block
+from pagecache.fragments import acache_block, cache_block
 
 KEYWORDS = ("ttl", "stale_ttl", "tags")
 
@@ -100,19 +101,32 @@ class CacheTagExtension(Extension):
         tags: Any,
         source: str,
         caller: Any,
-    ) -> Markup:
+    ) -> Markup | Coroutine[Any, Any, Markup]:
+        arguments = {
+            "vary_on": vary_on,
+            "ttl": ttl,
+            "stale_ttl": stale_ttl,
+            "tags": tags,
+            "source": source,
+            "request": context.get("request"),
+            "csrf_token": context.get("csrf_token"),
+        }
+        if self.environment.is_async:
+            # An async environment renders block bodies as coroutines (and awaits what
+            # this returns): stringifying caller() would store "<coroutine ...>".
+            return self._arender(name, caller, arguments)
         try:
-            html = cache_block(
-                name,
-                lambda: str(caller()),
-                vary_on=vary_on,
-                ttl=ttl,
-                stale_ttl=stale_ttl,
-                tags=tags,
-                source=source,
-                request=context.get("request"),
-                csrf_token=context.get("csrf_token"),
-            )
+            html = cache_block(name, lambda: str(caller()), **arguments)
+        except ValueError as exc:
+            raise TemplateRuntimeError(f"cachetag: {exc}") from exc
+        return Markup(html)
+
+    async def _arender(self, name: Any, caller: Any, arguments: dict[str, Any]) -> Markup:
+        async def body() -> str:
+            return str(await caller())
+
+        try:
+            html = await acache_block(name, body, **arguments)
         except ValueError as exc:
             raise TemplateRuntimeError(f"cachetag: {exc}") from exc
         return Markup(html)

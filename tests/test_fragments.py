@@ -385,3 +385,32 @@ def test_a_changed_included_jinja2_template_gets_a_new_key(tmp_path):
     assert fresh_engine().from_string(body).render({}) == "part v1"
     (tmp_path / "part.html").write_text("part v2")
     assert fresh_engine().from_string(body).render({}) == "part v2"
+
+
+def test_a_jinja2_environment_with_enable_async_caches_the_block_not_a_coroutine(redis_server):
+    """With ``enable_async`` a block's body is a coroutine: the tag awaits it (on the async
+    store), in Django's backend (which renders synchronously) and in ``render_async``."""
+    from asgiref.sync import async_to_sync
+    from django.template.backends.jinja2 import Jinja2
+
+    engine = Jinja2(
+        {
+            "NAME": "jinja2-async",
+            "DIRS": [],
+            "APP_DIRS": False,
+            "OPTIONS": {
+                "extensions": ["templatetags_ext.jinja2.cachetag"],
+                "enable_async": True,
+            },
+        }
+    )
+    body = '{% cachetag "async-block" tags="async-block" %}<b>{{ value }}</b>{% endcachetag %}'
+    template = engine.from_string(body)
+    assert template.render({"value": 1}) == "<b>1</b>"
+    assert template.render({"value": 2}) == "<b>1</b>"  # served from the cache
+    stored = [redis_server.client().get(k) for k in redis_server.client().scan_iter("pc:f1:*")]
+    assert len(stored) == 1 and b"<b>1</b>" in stored[0] and b"coroutine" not in stored[0]
+    pagecache.purge_tags("async-block")
+    raw = template.template  # the Jinja2 template: render_async in an event loop
+    assert async_to_sync(raw.render_async)(value=3) == "<b>3</b>"
+    assert async_to_sync(raw.render_async)(value=4) == "<b>3</b>"
