@@ -120,7 +120,8 @@ class Gunicorn:
                 )
             try:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=5)
-                conn.request("GET", "/ready/")
+                # The demo site has no /ready/: its home page answers once the app is loaded.
+                conn.request("GET", "/" if self.config.startswith("demo-") else "/ready/")
                 response = conn.getresponse()
                 response.read()
                 conn.close()

@@ -24,6 +24,15 @@ DESCRIPTIONS = {
     "asgi-minimal": "uvicorn: limit control, ASGI wrapper, one pooled `redis.asyncio` GET",
     "asgi-pagecache-middleware": "uvicorn: `PageCacheMiddleware` first (native async), hit",
     "asgi-pagecache-asgi": "uvicorn: `PageCacheASGI` around Django, hit",
+    "demo-home-uncached": "the demo news site's home page (`make demo`), nothing cached "
+    "(fragments on Django's dummy cache)",
+    "demo-home-site-cache": "the demo's home page behind Django's site cache (its fragments "
+    "stay pagecache's)",
+    "demo-home-pagecache": "the demo's home page behind `PageCacheMiddleware` (hit)",
+    "demo-article-site-cache": "the demo's newest article (a comment form: a CSRF cookie is "
+    "set) behind Django's site cache",
+    "demo-article-pagecache": "the demo's newest article behind `PageCacheMiddleware` (hit; "
+    "each visitor gets their own CSRF token)",
 }
 SITE = "django-site-cache"
 BARE = "bare"
@@ -203,7 +212,9 @@ def markdown(results: dict[str, Any]) -> str:
         "* **Versions:** " + ", ".join(f"{k} {val}" for k, val in v.items()),
         f"* **Page:** {results['page_bytes']:,} bytes of HTML, a Django template looping over "
         "40 database rows (SQLite); `bare`, `django-const` and the limit controls serve the "
-        "same bytes.",
+        "same bytes. The `demo-*` rows serve the demo news site (`make demo`, 1,000 seeded "
+        "articles in SQLite): its home page and its newest article, whose comment form makes "
+        "Django set a CSRF cookie.",
         f"* **Load:** each configuration is its own gunicorn (`--workers 1 --worker-class sync`, "
         "loopback; `asgi-*`: uvicorn, `--workers 1`); "
         f"`wrk {results['wrk_args']}` after a warm-up; {rounds} interleaved "

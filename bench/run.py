@@ -17,8 +17,11 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import signal
+import sqlite3
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -58,6 +61,11 @@ EXPECT = {
     "pagecache-stale": "X-Cache: STALE",
     "asgi-django-site-cache": "same X-Render on every request",
     "asgi-minimal": "X-Cache: HIT",
+    "demo-home-uncached": "renders every time",
+    "demo-home-site-cache": "the same page on every request",
+    "demo-home-pagecache": "X-Cache: HIT",
+    "demo-article-site-cache": "whatever Django's site cache does with a form page",
+    "demo-article-pagecache": "X-Cache: HIT",
     "asgi-pagecache-middleware": "X-Cache: HIT",
     "asgi-pagecache-asgi": "X-Cache: HIT",
 }
@@ -169,8 +177,42 @@ def redis_db(config: str) -> int:
     return CONFIGS.index(config) + 1
 
 
+DEMO_ARTICLE_PATH = DATA_DIR / "demo-article-path"
+
+
 def path_of(config: str) -> str:
+    if config.startswith("demo-home-"):
+        return "/"
+    if config.startswith("demo-article-"):
+        return DEMO_ARTICLE_PATH.read_text().strip()
     return "/const/" if config == "django-const" else "/page/"
+
+
+def setup_demo(env: dict[str, str]) -> None:
+    """A fresh demo database (1,000 articles) for the ``demo-*`` configurations, and the
+    path of its newest article."""
+    demo_env = {
+        **env,
+        "BENCH_CONFIG": "demo-home-pagecache",
+        "DJANGO_SETTINGS_MODULE": "bench.site.demo_settings",
+    }
+    shutil.rmtree(DATA_DIR / "demo", ignore_errors=True)
+    for command in (["migrate", "-v", "0"], ["seed_demo", "--articles", "1000"]):
+        subprocess.run(
+            [sys.executable, "-m", "django", *command],
+            env=demo_env,
+            cwd=ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    database = sqlite3.connect(DATA_DIR / "demo" / "db.sqlite3")
+    try:
+        (slug,) = database.execute(
+            "SELECT slug FROM demo_site_article ORDER BY published_at DESC, id DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        database.close()
+    DEMO_ARTICLE_PATH.write_text(f"/articles/{slug}/")
 
 
 # -- throughput --------------------------------------------------------------------------------
@@ -199,6 +241,8 @@ def hold_stale(server: Gunicorn, client: Any) -> None:
 def verify(config: str, server: Gunicorn, page: bytes) -> tuple[bool, str]:
     """Check that the warmed-up configuration answers the page the way it should."""
     replies: list[Reply] = [get(server.host, server.port, path_of(config)) for _ in range(3)]
+    if config.startswith("demo-"):
+        return verify_demo(config, replies)
     for reply in replies:
         if reply.status != 200 or reply.body != page:
             return False, f"status {reply.status}, {len(reply.body)} bytes (expected the page)"
@@ -218,6 +262,21 @@ def verify(config: str, server: Gunicorn, page: bytes) -> tuple[bool, str]:
         got = [h.get("x-cache") for h in headers]
         return got == [want] * 3, f"X-Cache {got}"
     return True, "page bytes"
+
+
+def verify_demo(config: str, replies: list[Reply]) -> tuple[bool, str]:
+    """The demo's pages differ per render (fragments stamp their render time): a page
+    served from a cache is the same bytes each time."""
+    if any(r.status != 200 for r in replies):
+        return False, f"statuses {[r.status for r in replies]}"
+    same = len({r.body for r in replies}) == 1
+    if config.endswith("-pagecache"):
+        got = [r.headers.get("x-cache") for r in replies]
+        return got == ["HIT"] * 3, f"X-Cache {got}"
+    if config.endswith("-uncached"):
+        return not same, "rendered every time" if not same else "the same bytes (unexpected)"
+    detail = "the same bytes each time (cached)" if same else "rendered every time (not cached)"
+    return config != "demo-home-site-cache" or same, detail
 
 
 def count_commands(server: Gunicorn, config: str, redis_server: RedisServer) -> dict[str, Any]:
@@ -582,6 +641,9 @@ def main(argv: list[str] | None = None) -> int:
             notes.append("`pagecache-wsgi` skipped: `pagecache.wsgi` does not exist yet.")
             say("pagecache-wsgi skipped: pagecache.wsgi does not exist yet")
         env = child_env(redis_server.url)
+        if any(c.startswith("demo-") for c in configs):
+            say("demo site: migrate and seed 1,000 articles")
+            setup_demo(env)
         measured = throughput(
             configs, env, redis_server, wrk, page, rounds, seconds, warm_seconds, notes
         )

@@ -24,6 +24,12 @@ CONFIGS = (
     "asgi-minimal",
     "asgi-pagecache-middleware",
     "asgi-pagecache-asgi",
+    # The demo news site's home and article pages (bench/site/demo_settings.py).
+    "demo-home-uncached",
+    "demo-home-site-cache",
+    "demo-home-pagecache",
+    "demo-article-site-cache",
+    "demo-article-pagecache",
 )
 #: Configurations only the orchestrator process itself uses (fragments, purge, setup).
 INTERNAL = ("setup",)

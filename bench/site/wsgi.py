@@ -28,6 +28,8 @@ def _bare() -> Callable[..., Iterable[bytes]]:
 
 
 def _django() -> Callable[..., Iterable[bytes]]:
+    if CONFIG.startswith("demo-"):
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.site.demo_settings"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.site.settings")
     from django.conf import settings
     from django.core.wsgi import get_wsgi_application
