@@ -77,6 +77,12 @@ def _is_optional_header(value: object) -> bool:
     return value is None or (isinstance(value, str) and value.strip() != "" and ":" not in value)
 
 
+def _is_cache_control(value: object) -> bool:
+    return value is None or (
+        isinstance(value, str) and value.strip() != "" and not any(c in value for c in "\r\n")
+    )
+
+
 def _is_model_labels(value: object) -> bool:
     return isinstance(value, list | tuple) and all(
         isinstance(v, str) and v.count(".") == 1 and all(v.split(".")) for v in value
@@ -119,6 +125,11 @@ OPTIONS: dict[str, Option] = {
     ),
     "VARY_ON_REQUEST": Option(
         lambda: (), _is_str_seq, "a list of dotted paths of callables f(request) -> str"
+    ),
+    "CACHE_CONTROL": Option(
+        lambda: "auto",
+        _is_cache_control,
+        '"auto", a Cache-Control value (str) or None',
     ),
     "MAX_ENTRY_BYTES": Option(lambda: 1_048_576, lambda v: _is_int(v, 1), "a positive int"),
     "STATUS_HEADER": Option(lambda: "X-Cache", _is_optional_header, "a header name (str) or None"),
@@ -168,6 +179,7 @@ class PageCacheSettings:
     IGNORED_QUERY_PARAMS: tuple[str, ...]
     IGNORED_COOKIES: tuple[str, ...]
     VARY_ON_REQUEST: tuple[str, ...]
+    CACHE_CONTROL: str | None
     MAX_ENTRY_BYTES: int
     STATUS_HEADER: str | None
     TAG_HEADER: str | None

@@ -418,6 +418,10 @@ def store_ops(
         logger.debug("pagecache: not storing %s: it embeds a stale fragment", request.path)
         return [Release(lock_key, lock_token, uncacheable=False)]
     own, carried = state.judged_tags(start)
+    # Downstream caches keep the page no longer than pagecache will; the view's own wins.
+    cache_control = policy.downstream_cache_control(settings.CACHE_CONTROL, ttl)
+    if cache_control and not response.has_header("Cache-Control"):
+        response["Cache-Control"] = cache_control
     names = policy.parse_vary(response.get("Vary"))
     key = variant_key(page, names)
     headers = tuple(

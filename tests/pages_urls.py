@@ -173,6 +173,13 @@ def sets_cookie(request):
     return response
 
 
+@cache_control(max_age=600)
+def own_cache_control(request):
+    """A view that says how long downstream caches may keep it (pagecache stores it)."""
+    counted("own_cache_control")
+    return HttpResponse("mine")
+
+
 @cache_control(private=True)
 def private(request):
     counted("private")
@@ -262,6 +269,7 @@ urlpatterns = [
     path("raw-cookie/", raw_set_cookie),
     path("body/", echo_body),
     path("private/", private),
+    path("own-cache-control/", own_cache_control),
     path("no-store/", no_store),
     path("never/", never),
     path("vary-star/", vary_star),

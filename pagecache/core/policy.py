@@ -300,3 +300,22 @@ def _if_none_match_fails(etag: str | None, etags: list[str]) -> bool:
 NOT_MODIFIED_HEADERS = frozenset(
     ("cache-control", "content-location", "date", "etag", "expires", "last-modified", "vary")
 )
+
+
+def downstream_cache_control(setting: str | None, ttl: int) -> str | None:
+    """The ``Cache-Control`` a stored page without one of its own is sent with (SPEC §11).
+
+    ``"auto"``: browsers revalidate every time (``ETag`` / ``Last-Modified`` get them 304s)
+    and shared caches (Varnish, a CDN) keep the page no longer than pagecache does — its
+    TTL, less the ``Age`` each hit carries — and never serve it stale unrevalidated. A
+    string is sent as written (e.g. a longer ``s-maxage`` when a purger reaches the shared
+    cache); ``None`` sends nothing.
+
+    >>> downstream_cache_control("auto", 30)
+    'max-age=0, s-maxage=30, must-revalidate'
+    >>> downstream_cache_control("public, s-maxage=86400", 30)
+    'public, s-maxage=86400'
+    """
+    if setting == "auto":
+        return f"max-age=0, s-maxage={ttl}, must-revalidate"
+    return setting
