@@ -52,6 +52,14 @@ E005 = Error(
     hint="Give the dotted path of a function f(request) -> str, e.g. 'mysite.keys.time_zone'.",
     id="pagecache.E005",
 )
+E006 = Error(
+    "PAGECACHE['PURGERS'] item {item!r} cannot be used: {problem}",
+    hint=(
+        'Give a dotted path, or {{"BACKEND": "pagecache.purgers.VarnishXkeyPurger", '
+        '"OPTIONS": {{...}}}} with the options that purger takes (see docs/edge.md).'
+    ),
+    id="pagecache.E006",
+)
 W001 = CheckWarning(
     "pagecache.middleware.PageCacheMiddleware is in MIDDLEWARE at position {index}, not first.",
     hint=(
@@ -194,6 +202,25 @@ def check_vary_on_request(
             continue
         if not callable(found):
             messages.append(_message(E005, path=path, problem="it is not callable"))
+    return messages
+
+
+@register()
+def check_purgers(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """pagecache.E006: a ``PURGERS`` item that does not build a purger."""
+    from .purging import edge
+
+    items = _raw_pagecache().get("PURGERS")
+    if items is None or not conf.OPTIONS["PURGERS"].is_valid(items):
+        return []  # E001 reports the type
+    messages = []
+    for item in items:
+        try:
+            edge.load(item)
+        except Exception as exc:
+            messages.append(_message(E006, item=item, problem=f"{type(exc).__name__}: {exc}"))
     return messages
 
 

@@ -83,6 +83,20 @@ def _is_cache_control(value: object) -> bool:
     )
 
 
+def _is_purgers(value: object) -> bool:
+    def item(v: object) -> bool:
+        if isinstance(v, str):
+            return v != ""
+        return (
+            isinstance(v, dict)
+            and isinstance(v.get("BACKEND"), str)
+            and isinstance(v.get("OPTIONS", {}), dict)
+            and set(v) <= {"BACKEND", "OPTIONS"}
+        )
+
+    return isinstance(value, list | tuple) and all(item(v) for v in value)
+
+
 def _is_model_labels(value: object) -> bool:
     return isinstance(value, list | tuple) and all(
         isinstance(v, str) and v.count(".") == 1 and all(v.split(".")) for v in value
@@ -130,6 +144,11 @@ OPTIONS: dict[str, Option] = {
         lambda: "auto",
         _is_cache_control,
         '"auto", a Cache-Control value (str) or None',
+    ),
+    "PURGERS": Option(
+        lambda: (),
+        _is_purgers,
+        'a list of dotted paths or {"BACKEND": dotted path, "OPTIONS": dict}',
     ),
     "MAX_ENTRY_BYTES": Option(lambda: 1_048_576, lambda v: _is_int(v, 1), "a positive int"),
     "STATUS_HEADER": Option(lambda: "X-Cache", _is_optional_header, "a header name (str) or None"),
@@ -180,6 +199,7 @@ class PageCacheSettings:
     IGNORED_COOKIES: tuple[str, ...]
     VARY_ON_REQUEST: tuple[str, ...]
     CACHE_CONTROL: str | None
+    PURGERS: tuple[object, ...]
     MAX_ENTRY_BYTES: int
     STATUS_HEADER: str | None
     TAG_HEADER: str | None
@@ -227,6 +247,7 @@ def _normalise(key: str, value: Any) -> object:
         "IGNORED_COOKIES",
         "VARY_ON_REQUEST",
         "MODELS",
+        "PURGERS",
     ):
         return tuple(value)
     if key == "LOCK_TIMEOUT":

@@ -31,6 +31,7 @@ from .core.responses import (
     header_safe_tags,
     hit_parts,
 )
+from .purging import edge
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -411,6 +412,9 @@ def store_ops(
     tags = tuple(state.tags)
     if settings.TAG_HEADER and tags:
         response[settings.TAG_HEADER] = header_safe_tags(tags)
+    if tags:
+        for name, tag_value in edge.tag_headers(tags):  # each purger's target, its format
+            response[name] = tag_value
     # A page is fresh no longer than the parts it embeds (a fragment served stale, say).
     ttl = state.fresh_seconds(state.ttl if state.ttl is not None else settings.TTL)
     stale_ttl = state.stale_ttl if state.stale_ttl is not None else settings.STALE_TTL

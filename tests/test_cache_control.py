@@ -91,3 +91,18 @@ def test_a_page_embedding_a_shorter_lived_fragment_sends_the_fragments_ttl(rows_
     header = Client().get("/short/")["Cache-Control"]
     match = re.fullmatch(r"max-age=0, s-maxage=(\d+), must-revalidate", header)
     assert match and 0 < int(match.group(1)) <= 5, header
+
+
+def test_a_stale_copy_is_never_kept_fresh_downstream(pages_site, redis_server):
+    """A soft-purged page served STALE while another request re-renders it has an Age under
+    its TTL: with the stored s-maxage a shared cache would keep the pre-purge copy fresh."""
+    from pagecache.core import keys
+
+    Client().get("/page/")
+    pagecache.purge_tags("page", soft=True)
+    key = keys.page_key("pc", "http", "testserver", "/page/", "")
+    redis_server.client().set(keys.lock_key(key), b"another-request", px=10_000)
+    stale = Client().get("/page/")
+    assert stale["X-Cache"] == "STALE"
+    assert int(stale["Age"]) < 30
+    assert stale["Cache-Control"] == "max-age=0, s-maxage=0, must-revalidate"

@@ -182,3 +182,32 @@ def test_manage_py_check_reports_ids():
         call_command("check", stdout=StringIO(), stderr=StringIO())
     assert "pagecache.E002" in str(excinfo.value)
     assert "pagecache.E003" in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ("mysite.purgers.Missing", "No module named"),
+        ({"BACKEND": "pagecache.purgers.VarnishXkeyPurger"}, "SERVERS"),
+        (
+            {
+                "BACKEND": "pagecache.purgers.VarnishXkeyPurger",
+                "OPTIONS": {"SERVERS": ["http://v:6081"], "TIMEOUT": 0},
+            },
+            "TIMEOUT",
+        ),
+        ({"BACKEND": "pagecache.conf.Option"}, "not a pagecache.purgers.Purger"),
+    ],
+)
+def test_a_purger_that_cannot_be_built_is_e006(item, problem):
+    with override_settings(PAGECACHE={"PURGERS": [item]}):
+        messages = checks.check_purgers()
+    assert [m.id for m in messages] == ["pagecache.E006"]
+    assert problem in messages[0].msg
+
+
+def test_working_purgers_pass_the_check():
+    item = {"BACKEND": "pagecache.purgers.VarnishXkeyPurger",
+            "OPTIONS": {"SERVERS": ["http://127.0.0.1:6081"]}}  # fmt: skip
+    with override_settings(PAGECACHE={"PURGERS": [item]}):
+        assert checks.check_purgers() == []

@@ -30,6 +30,10 @@ class HitParts:
     cookie: str | None = None
 
 
+#: What a STALE response tells downstream caches (unless ``CACHE_CONTROL`` is None).
+STALE_CACHE_CONTROL = "max-age=0, s-maxage=0, must-revalidate"
+
+
 def hit_parts(
     page: request_facts.PageRequest, outcome: Outcome, token_source: Callable[[], str] | None = None
 ) -> HitParts:
@@ -61,6 +65,11 @@ def hit_parts(
     else:
         body = b"" if page.method == "HEAD" else stored.body
         parts = HitParts(stored.status, stored.reason, list(stored.headers), body)
+    if label == "STALE" and settings.CACHE_CONTROL is not None:
+        # A stale or soft-purged copy is served while one request re-renders: its Age may be
+        # under its TTL (soft purge), so no cache downstream may keep it as fresh.
+        parts.headers[:] = [(n, v) for n, v in parts.headers if n.lower() != "cache-control"]
+        parts.headers.append(("Cache-Control", STALE_CACHE_CONTROL))
     parts.headers.append(("Age", age))
     if settings.STATUS_HEADER:
         parts.headers.append((settings.STATUS_HEADER, label))

@@ -263,7 +263,11 @@ def _wake_deliverer() -> None:
 
 
 def announce(tags: tuple[str, ...], soft: bool) -> None:
-    """Send ``tags_purged``; a failing receiver (a CDN call, say) is logged, never raised."""
+    """Queue the purge for the purgers (:mod:`pagecache.purging.edge`, off this thread) and
+    send ``tags_purged``; a failing receiver is logged, never raised."""
+    from . import edge
+
+    edge.enqueue(tags, soft)
     for receiver, result in tags_purged.send_robust(sender=purge_tags, tags=tags, soft=soft):
         if isinstance(result, Exception):
             log_failure(
