@@ -65,4 +65,9 @@ sub vcl_backend_response {
 sub vcl_deliver {
     # Tags are for Varnish, not for browsers.
     unset resp.http.xkey;
+    # A Varnish hit is a hit, whatever pagecache said (MISS) when Varnish fetched the page
+    # (PAGECACHE["STATUS_HEADER"], X-Cache by default).
+    if (obj.hits > 0) {
+        set resp.http.X-Cache = "HIT";
+    }
 }

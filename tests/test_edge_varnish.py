@@ -149,6 +149,7 @@ def test_varnish_keeps_a_page_no_longer_than_pagecache_and_never_shows_its_tags(
     assert first.headers["cache-control"] == "max-age=0, s-maxage=30, must-revalidate"
     again = fetch(purging_to, "/article/1/")
     assert again.edge_hit and again.body == first.body
+    assert again.headers["x-cache"] == "HIT"  # not the MISS Varnish fetched it with
     # Varnish's own default would be 120 s: the page's TTL (30 s, less its Age) wins.
     assert 0 < float(again.headers["x-edge-ttl"]) <= 30
     assert "xkey" not in again.headers  # tags are for Varnish only
