@@ -243,3 +243,35 @@ def test_a_failing_tags_purged_receiver_does_not_break_the_purge(caplog):
     from pagecache.purging import purge
 
     assert purge.pending_tags() == {}
+
+
+def test_bulk_writes_purge_the_tags_register_adds_like_saves_do(purged):
+    """A page about a row's text (a section's sidebar, say) is tagged with what
+    ``register()`` says a change of the row purges: bulk writes must purge it too, for the
+    row before (what it leaves) and after (what it joins)."""
+    pagecache.register(Note, tags=lambda note: f"note-text:{note.text}")
+    pagecache.register(Comment, tags=lambda comment: comment.article)
+    try:
+        notes = Note.objects.bulk_create([Note(text="a"), Note(text="b")])
+        assert {"note-text:a", "note-text:b"} <= purged.tags()
+        purged.clear()
+        Note.objects.filter(text="a").update(text="c")
+        assert {"note-text:a", "note-text:c"} <= purged.tags()
+        purged.clear()
+        notes[1].text = "d"
+        Note.objects.bulk_update([notes[1]], ["text"])
+        assert {"note-text:b", "note-text:d"} <= purged.tags()
+        purged.clear()
+        Note.objects.filter(text="d").delete()
+        assert "note-text:d" in purged.tags()
+        # After a plain update (no signal), purge_queryset purges them too.
+        article = Article.objects.create(title="x")
+        comment = Comment.objects.create(article=article, text="hi")
+        purged.clear()
+        Comment.objects.filter(pk=comment.pk).update(text="edited")
+        model_hooks.purge_queryset(Comment.objects.filter(pk=comment.pk))
+        assert f"testapp.article:{article.pk}" in purged.tags()
+    finally:
+        model_hooks._registered.pop(Note, None)
+        model_hooks._registered.pop(Comment, None)
+        model_hooks._forget_models()

@@ -210,11 +210,11 @@ def connect() -> None:
 
 
 def purge_queryset(queryset: models.QuerySet[Any]) -> None:
-    """Purge the model tag and every instance tag of the rows ``queryset`` selects."""
+    """Purge what saving each row ``queryset`` selects would: the model tag, every
+    instance tag, and the tags ``register(model, tags=...)`` adds for each row."""
     model = queryset.model
-    label = model_tag(model)
     pks = list(queryset.values_list("pk", flat=True))
-    purge_tags(model, *(f"{label}:{pk}" for pk in pks))
+    _purge_pks(model, pks, _registered_tags(model, pks))
 
 
 class PurgingQuerySet(models.QuerySet[ModelT]):
@@ -222,31 +222,53 @@ class PurgingQuerySet(models.QuerySet[ModelT]):
 
     def update(self, **kwargs: Any) -> int:
         pks = list(self.values_list("pk", flat=True))
+        before = _registered_tags(self.model, pks)  # e.g. the section a row leaves
         count = super().update(**kwargs)
-        _purge_pks(self.model, pks)
+        _purge_pks(self.model, pks, before + _registered_tags(self.model, pks))
         return count
 
     def delete(self) -> tuple[int, dict[str, int]]:
         pks = list(self.values_list("pk", flat=True))
+        before = _registered_tags(self.model, pks)
         result = super().delete()
-        _purge_pks(self.model, pks)
+        _purge_pks(self.model, pks, before)
         return result
 
     def bulk_create(self, objs: Iterable[ModelT], *args: Any, **kwargs: Any) -> list[ModelT]:
         created = super().bulk_create(objs, *args, **kwargs)
-        _purge_pks(self.model, [obj.pk for obj in created if obj.pk is not None])
+        _purge_pks(
+            self.model,
+            [obj.pk for obj in created if obj.pk is not None],
+            _registered_tags_of(self.model, created),
+        )
         return created
 
     def bulk_update(self, objs: Iterable[ModelT], fields: Any, *args: Any, **kwargs: Any) -> int:
         objs = list(objs)
+        pks = [obj.pk for obj in objs]
+        before = _registered_tags(self.model, pks)
         count = super().bulk_update(objs, fields, *args, **kwargs)
-        _purge_pks(self.model, [obj.pk for obj in objs])
+        _purge_pks(self.model, pks, before + _registered_tags_of(self.model, objs))
         return count
 
 
-def _purge_pks(model: type[models.Model], pks: Iterable[Any]) -> None:
+def _purge_pks(model: type[models.Model], pks: Iterable[Any], extra: Iterable[object] = ()) -> None:
     label = model_tag(model)
-    purge_tags(model, *(f"{label}:{pk}" for pk in pks))
+    purge_tags(model, *(f"{label}:{pk}" for pk in pks), *normalize_tags(extra))
+
+
+def _registered_tags(model: type[models.Model], pks: list[Any]) -> list[object]:
+    """The ``register(model, tags=...)`` tags of the rows with ``pks`` as they are now (a
+    query only when the model has such callables)."""
+    if not pks or not hooked_models().get(model):
+        return []
+    rows = model._default_manager.filter(pk__in=pks).iterator(chunk_size=2000)
+    return _registered_tags_of(model, rows)
+
+
+def _registered_tags_of(model: type[models.Model], rows: Iterable[models.Model]) -> list[object]:
+    callables = hooked_models().get(model, [])
+    return [extra(row) for row in rows for extra in callables] if callables else []
 
 
 #: ``objects = PurgingManager()`` gives a model bulk writes that purge.
