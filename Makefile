@@ -93,3 +93,14 @@ bench-outage: $(VENV)/.installed
 
 soak: $(VENV)/.installed
 	$(VENV)/bin/python -m tests.soak.run --duration 180
+
+# The argument (argument/, docs/argument.md, docs/argument.png): the demo site with no cache,
+# Django's site cache, django-cacheops, django-cachalot and pagecache, under one workload of
+# readers and a writer; counts responses older than a completed write. Needs the bench extra,
+# PostgreSQL on 127.0.0.1:5432 (a throwaway database) and starts its own redis-server.
+# Options go in ARGUMENT_ARGS, e.g. make argument ARGUMENT_ARGS="--log-dir /tmp/argument".
+.PHONY: argument
+ARGUMENT_ARGS ?=
+
+argument: $(VENV)/.installed-bench
+	$(VENV)/bin/python -m argument.run $(ARGUMENT_ARGS)
