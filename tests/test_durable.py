@@ -373,7 +373,9 @@ def test_a_purge_while_the_cache_is_known_down_does_not_wait_for_it(paused_redis
     monkeypatch.setattr(deliverer, "_start", lambda: None)
     # The back-off outlasts the test however slow the machine (its default is 1 s).
     monkeypatch.setattr(outage.breaker, "backoff", 60.0)
-    paused_redis.pause(1.0)
+    # Paused longer than the three attempts take (3 x the 0.3 s socket timeout, and the
+    # pauses between): on a loaded machine a 1 s pause could end before the third attempt.
+    paused_redis.pause(3.0)
     pagecache.purge_tags("first")  # tried (three times), failed: the breaker opens
     assert attempts == [("first",)] * 3
     pagecache.purge_tags("second")  # not tried: kept and recorded straight away
