@@ -150,9 +150,7 @@ def cached_fragment(
     template context's token, if any: a block whose HTML contains it is not stored.
     """
     parent = enclosing_state(request)
-    key = keys.fragment_key(
-        settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
-    )
+    key = _fragment_key(name, vary_on, source)
     outcome = driver.obtain(key)
     served = _served(outcome, parent)
     if served is not None:
@@ -170,15 +168,7 @@ def cached_fragment(
         csrf_handed_out = _csrf_flag(request, csrf_before)
     serve.run(
         _finish(
-            name,
-            key,
-            html,
-            state,
-            outcome,
-            parent,
-            ttl,
-            stale_ttl,
-            csrf_handed_out or _contains_token(html, csrf_token),
+            name, key, html, state, outcome, parent, ttl, stale_ttl, csrf_handed_out, csrf_token
         )
     )
     return html
@@ -209,9 +199,7 @@ async def acached_fragment(
 
     native = adriver.has_async_store()
     parent = enclosing_state(request)
-    key = keys.fragment_key(
-        settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
-    )
+    key = _fragment_key(name, vary_on, source)
     outcome = await (adriver.obtain(key) if native else sync_to_async(driver.obtain)(key))
     served = _served(outcome, parent)
     if served is not None:
@@ -237,18 +225,16 @@ async def acached_fragment(
         current_render.reset(token)
         csrf_handed_out = _csrf_flag(request, csrf_before)
     ops = _finish(
-        name,
-        key,
-        html,
-        state,
-        outcome,
-        parent,
-        ttl,
-        stale_ttl,
-        csrf_handed_out or _contains_token(html, csrf_token),
+        name, key, html, state, outcome, parent, ttl, stale_ttl, csrf_handed_out, csrf_token
     )
     await (aserve.run(ops) if native else sync_to_async(serve.run)(ops))
     return html
+
+
+def _fragment_key(name: str, vary_on: Sequence[object], source: str) -> str:
+    return keys.fragment_key(
+        settings.KEY_PREFIX, name, [vary_token(v) for v in vary_on], source_digest(source)
+    )
 
 
 def _served(outcome: Outcome, parent: RenderState | None) -> str | None:
@@ -290,7 +276,8 @@ def _finish(
     parent: RenderState | None,
     ttl: int | None,
     stale_ttl: int | None,
-    csrf_used: bool,
+    csrf_handed_out: bool,
+    csrf_token: object,
 ) -> StoreOps:
     """What a rendered block asks of the store: save it, or release its render lock."""
     ttl = ttl if ttl is not None else settings.TTL
@@ -300,7 +287,7 @@ def _finish(
         return []
     if state.start is None:
         return [Release(key, outcome.token, uncacheable=False)]  # the next render may store
-    if csrf_used:
+    if csrf_handed_out or _contains_token(html, csrf_token):
         logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
         return [Release(key, outcome.token, uncacheable=True)]
     body = html.encode("utf-8")
