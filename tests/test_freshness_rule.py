@@ -3,6 +3,8 @@ of cases, and generated ones, run through both, which must agree."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -135,3 +137,68 @@ def cases(draw: st.DrawFn) -> dict:
 @given(rule_case=cases())
 def test_judge_and_lua_agree_on_generated_cases(redis_server, rule_case):
     assert through_lua(redis_server.client(), rule_case) is through_python(rule_case)
+
+
+# -- pruning: freshness.prune and the purge script agree ------------------------------------
+
+PRUNE_KEY = "pc:tags"
+LIFE_MS, ALLOWANCE_MS = 10_000, 5_000  # versions older than 15 s may go
+ages = st.sampled_from([0.5, 3, 12, 40, 600])  # seconds; none near the 15 s horizon
+
+
+def _server_now_us(client) -> int:
+    seconds, micros = client.time()
+    return seconds * 1_000_000 + micros
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    hard=st.dictionaries(st.sampled_from("abcdef"), ages, max_size=6),
+    soft=st.dictionaries(st.sampled_from("abcdef"), ages, max_size=6),
+    floor_age=st.sampled_from([30, 900]),
+)
+def test_prune_and_the_purge_script_agree(redis_server, hard, soft, floor_age):
+    from pagecache.core.freshness import prune
+
+    client = redis_server.client()
+    client.delete(PRUNE_KEY)
+    now = _server_now_us(client)
+    versions = {f"h:{t}": now - int(age * 1e6) for t, age in hard.items()}
+    versions.update({f"s:{t}": now - int(age * 1e6) for t, age in soft.items()})
+    floor = now - floor_age * 1_000_000
+    client.hset(PRUNE_KEY, mapping={"floor": floor, "clock": now - 100_000, "life": LIFE_MS})
+    if versions:
+        client.hset(PRUNE_KEY, mapping=versions)
+    dropped, new_floor = prune(
+        {**versions, "floor": floor}, floor=floor, now_us=now, life_ms=LIFE_MS,
+        allowance_ms=ALLOWANCE_MS,
+    )  # fmt: skip
+    RedisStore(client, "pc", allowance_ms=ALLOWANCE_MS).purge(["fresh-tag"], soft=False)
+    left = {
+        k.decode(): int(v) for k, v in client.hgetall(PRUNE_KEY).items() if k[:2] in (b"h:", b"s:")
+    }
+    assert set(versions) - set(left) == set(dropped)
+    assert int(client.hget(PRUNE_KEY, "floor")) == new_floor
+    assert "h:fresh-tag" in left
+
+
+def test_tag_state_stays_bounded_and_pruned_versions_condemn_nothing_fresh(redis_server):
+    """Distinct tags purged for longer than the longest entry life: the versions hash holds
+    only the recent ones, and an entry older than a dropped version is a miss, not fresh."""
+    client = redis_server.client()
+    store = RedisStore(client, "pc", allowance_ms=0)
+    old = Entry(200, "OK", (), b"old", ("gone-0",), store.clock(), 30, 0)
+    client.set(KEY, dumps(old), px=60_000)  # outlives the recorded life: pruning must not revive it
+    client.hset(PRUNE_KEY, "life", 50)  # entries live 50 ms here
+    store.purge(["gone-0"], soft=False)
+    assert store.lookup(KEY).state is State.PURGED
+    sizes = []
+    for batch in range(40):
+        store.purge([f"gone-{batch}-{i}" for i in range(250)], soft=batch % 2 == 1)
+        sizes.append(client.hlen(PRUNE_KEY))
+        time.sleep(0.06)  # the behaviour under test: this batch ages past the 50 ms life
+    assert max(sizes) < 1_000  # 10,000 tags purged; at most a few batches are ever kept
+    assert client.hget(PRUNE_KEY, "h:gone-0") is None
+    assert store.lookup(KEY).state is State.PURGED  # its version went; the floor condemns it

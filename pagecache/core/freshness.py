@@ -119,3 +119,34 @@ class Lookup:
     lock: Lock = Lock.NONE
     #: The stored payload's content id; with ``value`` None, the caller's copy is current.
     entry_id: str = ""
+
+
+#: Besides the longest entry life, how long a render may take between reading its start and
+#: storing its entry and still be kept (past it, pruning may make the entry a miss): the
+#: lock timeout plus this margin, which also absorbs clock skew between cluster nodes.
+PRUNE_MARGIN_MS = 5_000
+
+
+def prune(
+    versions: Mapping[str, int], *, floor: int, now_us: int, life_ms: int, allowance_ms: int
+) -> tuple[list[str], int]:
+    """Which tag versions a purge may drop, and the floor that makes dropping them safe
+    (the purge script implements the same lines).
+
+    An entry is judged against a version only while it lives, and it lives at most the
+    longest entry life after its render began, plus the render's own duration. Versions
+    older than ``now_us - (life_ms + allowance_ms)`` therefore condemn nothing alive. They
+    are dropped and the floor is raised to the newest one dropped: an entry whose render
+    took longer than the allowance becomes a miss, never fresh again.
+
+    >>> prune({"h:a": 10, "s:b": 900, "clock": 900}, floor=5, now_us=2_000, life_ms=1,
+    ...       allowance_ms=0)
+    (['h:a'], 10)
+    """
+    horizon = now_us - (life_ms + allowance_ms) * 1000
+    dropped = [
+        field
+        for field, version in versions.items()
+        if field[:2] in ("h:", "s:") and version <= horizon
+    ]
+    return dropped, max([floor, *(versions[field] for field in dropped)])

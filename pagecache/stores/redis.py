@@ -1,15 +1,21 @@
 """The Redis fast path: ``RedisStore`` and its Lua scripts; the only module using redis-py.
 
-All tag versions, the purge clock and the floor live in one hash, so eviction loses all
-of them or none (docs/design.md explains why that makes purges eviction-safe). The lookup
-script reads an entry's header and checks its tags in the round trip that reads it; the
-purge script stamps tags with the next clock value in one round trip.
+Tag versions, the purge clock, the floor and the longest entry life live in one hash per
+group (one group on a single Redis, :data:`~pagecache.core.keys.CLUSTER_GROUPS` on a
+cluster), so eviction loses all of a group's state or none (docs/design.md explains why that
+makes purges eviction-safe). The lookup script reads an entry's header and checks its tags
+in the round trip that reads it, against its own group; the purge script stamps tags with
+the next clock value and prunes versions no live entry needs. On a cluster a purge takes
+two round trips, each sent to every group at once: read every group's clock, then stamp
+every group with one version above all of them (docs/scaling.md).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -30,30 +36,91 @@ def _lua(name: str, *, prelude: bool = True) -> str:
 _LUA_DIR = resources.files(__package__) / "lua"
 LOOKUP_LUA = _lua("lookup.lua")
 RELEASE_LUA = _lua("release.lua", prelude=False)
+SAVE_LUA = _lua("save.lua", prelude=False)
 _PURGE_LUA = _lua("purge.lua")
 _CLOCK_LUA = _lua("clock.lua")
 
 _LOCKS = {lock.value: lock for lock in Lock}
 
+#: Seconds between two re-alignments of a cluster's group clocks by one process.
+_SYNC_INTERVAL = 1.0
+
+
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` is redis-py's Redis Cluster client."""
+    from redis.cluster import RedisCluster
+
+    return isinstance(client, RedisCluster)
+
+
+def script_sha(script: str) -> str:
+    return hashlib.sha1(script.encode("utf-8")).hexdigest()
+
 
 class RedisStore:
-    """Store on a redis-py client: one round trip per lookup and per purge."""
+    """Store on a redis-py client (one server, Sentinel or Cluster): one round trip per
+    lookup; one per purge, two on a cluster."""
 
-    def __init__(self, client: Any, prefix: str) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.tags_key = keys.tag_versions_key(prefix)
-        self._lookup = client.register_script(LOOKUP_LUA)
-        self._purge = client.register_script(_PURGE_LUA)
-        self._release = client.register_script(RELEASE_LUA)
-        self._clock = client.register_script(_CLOCK_LUA)
+    def __init__(self, client: Any, prefix: str, *, allowance_ms: int = 0) -> None:
         from redis.exceptions import ConnectionError, NoScriptError, RedisError
 
+        self.client = client
+        self.prefix = prefix
+        self.cluster = is_cluster(client)
+        self.layout = keys.Layout(prefix, keys.CLUSTER_GROUPS if self.cluster else 1)
+        #: How long a render may take and its entry still be kept (see freshness.prune).
+        self.allowance_ms = allowance_ms
+        self._lookup_sha = script_sha(LOOKUP_LUA)
+        self._save_sha = script_sha(SAVE_LUA)
+        self._release_sha = script_sha(RELEASE_LUA)
+        self._purge_sha = script_sha(_PURGE_LUA)
+        self._clock_sha = script_sha(_CLOCK_LUA)
         self._no_script = NoScriptError
-        self._errors = (RedisError, OSError)
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        if self.cluster:
+            from redis.exceptions import RedisClusterException
+
+            # Cluster-side refusals (no slot coverage, cross-slot) are not RedisErrors.
+            self._errors = (RedisError, RedisClusterException, OSError)
         self._connection_error = ConnectionError
         self._local = threading.local()
-        self._hot_connections = plain_pool(client.connection_pool)
+        self._hot_connections = not self.cluster and plain_pool(client.connection_pool)
+        self._synced_at = 0.0
+
+    @property
+    def tags_key(self) -> str:
+        """The versions hash on a single Redis (a cluster has one per group)."""
+        return self.layout.tags_keys[0]
+
+    # -- commands --------------------------------------------------------------------------
+
+    def _evalsha(self, sha: str, script: str, *args: Any) -> Any:
+        """EVALSHA, loading the script where the server lacks it (one server, or the node
+        that owns the keys: ``SCRIPT LOAD`` goes to every primary of a cluster)."""
+        try:
+            return self.client.execute_command("EVALSHA", sha, *args)
+        except self._no_script:
+            self.client.script_load(script)
+            return self.client.execute_command("EVALSHA", sha, *args)
+
+    def _evalsha_each(self, sha: str, script: str, calls: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """One EVALSHA per argument tuple, all sent before any reply is read (redis-py's
+        cluster pipeline writes to every node, then reads)."""
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for args in calls:
+                # execute_command, not .evalsha(): the cluster pipeline refuses the method
+                # name but routes the command by its keys like any other.
+                pipe.execute_command("EVALSHA", sha, *args)
+            results = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, self._no_script) for r in results):
+                self.client.script_load(script)
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            return list(results)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _hot_call(self, command: tuple[Any, ...]) -> Any:
         """Run one command on this thread's own connection (the lookup, once per request).
@@ -80,12 +147,19 @@ class RedisStore:
             connection.send_command(*command)
             return connection.read_response()
 
+    # -- the Store protocol ----------------------------------------------------------------
+
     def lookup(
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
         # The hit path: plain EVALSHA (loading the script only when Redis lost it).
         command = lookup_command(
-            self._lookup.sha, key, self.tags_key, lock_token, lock_ms, known_id
+            self._lookup_sha,
+            self.layout.stored(key),
+            self.layout.tags_key_of(key),
+            lock_token,
+            lock_ms,
+            known_id,
         )
         try:
             try:
@@ -95,7 +169,10 @@ class RedisStore:
                 reply = self._hot_call(command)
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return parse_lookup(reply)
+        found = parse_lookup(reply)
+        if self.cluster and reply[6:7] == [1]:
+            self._realign_clocks()
+        return found
 
     def save(
         self,
@@ -105,58 +182,118 @@ class RedisStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
-        from redis.exceptions import NoScriptError
-
+        stored = self.layout.stored(key)
+        save_args = (
+            3,
+            stored,
+            self.layout.tags_key_of(key),
+            keys.lock_key(stored),
+            value,
+            timeout * 1000,
+            lock_token,
+        )
         with _converted_errors():
+            if self.cluster:
+                # Entry before marker: whoever sees the Vary marker must find the variant.
+                self._evalsha(self._save_sha, SAVE_LUA, *save_args)
+                if vary is not None:
+                    self.client.set(self.layout.stored(vary[0]), vary[1], px=timeout * 1000)
+                return
             pipe = self.client.pipeline(transaction=False)
-            # Entry before marker: whoever sees the Vary marker must find the variant.
-            pipe.set(key, value, px=timeout * 1000)
+            pipe.execute_command("EVALSHA", self._save_sha, *save_args)
             if vary is not None:
                 pipe.set(vary[0], vary[1], px=timeout * 1000)
-            if lock_token:
-                # Plain EVALSHA: a Script object in a pipeline costs a SCRIPT EXISTS round trip.
-                pipe.evalsha(self._release.sha, 1, keys.lock_key(key), lock_token, 0)
             results = pipe.execute(raise_on_error=False)
+            if isinstance(results[0], self._no_script):
+                # The script cache was flushed: load it and store again (the marker, written
+                # second, may already point here; the entry follows at once).
+                self._evalsha(self._save_sha, SAVE_LUA, *save_args)
             for result in results:
-                if isinstance(result, NoScriptError):
-                    self.release(key, lock_token)  # script cache was flushed: load and retry
-                elif isinstance(result, Exception):
+                if isinstance(result, Exception) and not isinstance(result, self._no_script):
                     raise result
 
     def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
+        lock = keys.lock_key(self.layout.stored(key))
         with _converted_errors():
-            self._release(keys=[keys.lock_key(key)], args=[lock_token, uncacheable_ms])
+            self._evalsha(self._release_sha, RELEASE_LUA, 1, lock, lock_token, uncacheable_ms)
 
     def clock(self) -> int:
         with _converted_errors():
-            return int(self._clock(keys=[self.tags_key]))
+            if not self.cluster:
+                return int(self._evalsha(self._clock_sha, _CLOCK_LUA, 1, self.tags_key)[0])
+            replies = self._group_clocks()
+        # The earliest group clock: a start later than some group's clock would make that
+        # group's entries unreadable until the next purge.
+        return min(int(reply[0]) for reply in replies)
+
+    def _group_clocks(self) -> list[Any]:
+        calls = [(1, tags_key) for tags_key in self.layout.tags_keys]
+        return self._evalsha_each(self._clock_sha, _CLOCK_LUA, calls)
 
     def purge(self, tags: Sequence[str], soft: bool) -> int:
         with _converted_errors():
-            return int(self._purge(keys=[self.tags_key], args=["s" if soft else "h", *tags]))
+            return self._purge("s" if soft else "h", tags)
 
     def purge_all(self) -> int:
         """Raise the floor: every entry stored so far becomes stale (O(1))."""
         with _converted_errors():
-            return int(self._purge(keys=[self.tags_key], args=["f"]))
+            return self._purge("f", ())
+
+    def _purge(self, mode: str, tags: Sequence[str]) -> int:
+        if not self.cluster:
+            args = (1, self.tags_key, mode, self.allowance_ms, 0, *tags)
+            return int(self._evalsha(self._purge_sha, _PURGE_LUA, *args))
+        # Every start any group handed out is at most its clock or its server's time then:
+        # one version above all of them, stamped in every group, condemns every render that
+        # began before this purge, whichever group its start came from.
+        least = max(int(reply[1]) for reply in self._group_clocks()) + 1
+        calls = [
+            (1, tags_key, mode, self.allowance_ms, least, *tags)
+            for tags_key in self.layout.tags_keys
+        ]
+        self._synced_at = time.monotonic()
+        return max(int(v) for v in self._evalsha_each(self._purge_sha, _PURGE_LUA, calls))
+
+    def _realign_clocks(self) -> None:
+        """A group whose versions were lost restarts its clock at its server's time, ahead
+        of the others: starts read elsewhere would be older than its floor (every entry a
+        miss) until the next purge. An empty purge brings every group level now."""
+        now = time.monotonic()
+        if now - self._synced_at < _SYNC_INTERVAL:
+            return
+        self._synced_at = now
+        try:
+            with _converted_errors():
+                self._purge("h", ())
+        except StoreUnavailable:
+            pass  # the next lookup that sees a recreated group tries again
 
     def take_turn(self, key: str, ms: int) -> bool:
         with _converted_errors():
             return bool(self.client.set(key, b"1", nx=True, px=ms))
 
     def clear(self) -> int:
-        """SCAN this prefix's keys and UNLINK them in batches (never FLUSHDB)."""
+        """SCAN this prefix's keys and UNLINK them in batches (never FLUSHDB); on a
+        cluster, every primary is scanned and each key unlinked in its own slot."""
         removed = 0
         with _converted_errors():
             batch: list[bytes] = []
             for key in self.client.scan_iter(match=f"{glob_escape(self.prefix)}:*", count=1000):
                 batch.append(key)
                 if len(batch) >= 500:
-                    removed += int(self.client.unlink(*batch))
+                    removed += self._unlink(batch)
                     batch.clear()
             if batch:
-                removed += int(self.client.unlink(*batch))
+                removed += self._unlink(batch)
         return removed
+
+    def _unlink(self, batch: list[bytes]) -> int:
+        if not self.cluster:
+            return int(self.client.unlink(*batch))
+        pipe = self.client.pipeline(transaction=False)
+        for key in batch:
+            pipe.unlink(key)
+        return sum(int(n) for n in pipe.execute())
 
 
 def lookup_command(
@@ -170,7 +307,7 @@ def lookup_command(
 def parse_lookup(reply: Any) -> Lookup:
     """The lookup script's reply as a :class:`Lookup` (sync and async stores alike)."""
     try:
-        code, clock, value, ttl_left_ms, lock, entry_id = reply
+        code, clock, value, ttl_left_ms, lock, entry_id = reply[:6]
         return Lookup(
             LUA_CODES[code],
             int(clock),
@@ -225,12 +362,26 @@ _PROBE_OPTIONS = frozenset(
 )
 
 
-def probe_server(client: Any) -> tuple[str, dict[str, str]]:
-    """The server's version and ``maxmemory*`` settings, for the deploy checks.
+def probe_server(client: Any) -> tuple[str, dict[str, str], bool]:
+    """The server's version, ``maxmemory*`` settings and whether it is a cluster node, for
+    the deploy checks (a cluster client answers for every primary: the oldest version, the
+    settings of the first).
 
-    Uses a short-timeout, no-retry connection to the client's server (a check must not hang
-    on a dead host); ``CONFIG`` being disabled (managed Redis) gives an empty dict.
+    A plain pool gets a short-timeout, no-retry connection to the client's server (a check
+    must not hang on a dead host); Sentinel and Cluster clients are asked through their own
+    connections (they know where the master is). ``CONFIG`` being disabled (managed Redis)
+    gives an empty dict.
     """
+    if is_cluster(client):
+        with _converted_errors():
+            replies = [_probe(node.redis_connection) for node in client.get_primaries()]
+        if not replies:
+            raise StoreUnavailable("the cluster has no reachable primary")
+        oldest = min(replies, key=lambda reply: _version_tuple(reply[0]))
+        return oldest[0], replies[0][1], True
+    if not plain_pool(getattr(client, "connection_pool", None)):
+        with _converted_errors():
+            return _probe(client)
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -248,11 +399,22 @@ def probe_server(client: Any) -> tuple[str, dict[str, str]]:
     probe = redis.Redis(connection_pool=probe_pool)
     try:
         with _converted_errors():
-            version = str(probe.info("server").get("redis_version", "0"))
-            try:
-                config = {str(k): str(v) for k, v in probe.config_get("maxmemory*").items()}
-            except redis.ResponseError:
-                config = {}
+            return _probe(probe)
     finally:
         probe_pool.disconnect()
-    return version, config
+
+
+def _probe(client: Any) -> tuple[str, dict[str, str], bool]:
+    import redis
+
+    info = client.info()
+    version = str(info.get("redis_version", "0"))
+    try:
+        config = {str(k): str(v) for k, v in client.config_get("maxmemory*").items()}
+    except redis.ResponseError:
+        config = {}
+    return version, config, str(info.get("cluster_enabled", "0")) == "1"
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) if part.isdigit() else 0 for part in text.split("."))

@@ -14,14 +14,21 @@ what made the thread-hop path slow).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import weakref
 from typing import Any
 
 from ..core import keys
 from ..core.freshness import Lookup
 from ..exceptions import StoreUnavailable
-from .redis import LOOKUP_LUA, RELEASE_LUA, lookup_command, parse_lookup, plain_pool
+from .redis import (
+    LOOKUP_LUA,
+    RELEASE_LUA,
+    SAVE_LUA,
+    lookup_command,
+    parse_lookup,
+    plain_pool,
+    script_sha,
+)
 
 #: Connection options of the sync pool that mean the same on an asyncio connection.
 _SHARED_OPTIONS = frozenset(
@@ -61,10 +68,6 @@ def _parameters(cls: type) -> frozenset[str]:
     return frozenset(names)
 
 
-def _sha(script: str) -> str:
-    return hashlib.sha1(script.encode("utf-8")).hexdigest()
-
-
 class AsyncRedisStore:
     """Lookups, stores and releases on ``redis.asyncio``, one pool per event loop."""
 
@@ -85,8 +88,9 @@ class AsyncRedisStore:
             weakref.WeakKeyDictionary()
         )
         self._closing: set[asyncio.Task[None]] = set()
-        self._lookup_sha = _sha(LOOKUP_LUA)
-        self._release_sha = _sha(RELEASE_LUA)
+        self._lookup_sha = script_sha(LOOKUP_LUA)
+        self._release_sha = script_sha(RELEASE_LUA)
+        self._save_sha = script_sha(SAVE_LUA)
         self._no_script = NoScriptError
         self._errors = (RedisError, OSError, asyncio.TimeoutError)
 
@@ -205,19 +209,18 @@ class AsyncRedisStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
+        save_args = (3, key, self.tags_key, keys.lock_key(key), value, timeout * 1000, lock_token)
         try:
             async with self.client().pipeline(transaction=False) as pipe:
                 # Entry before marker: whoever sees the Vary marker must find the variant.
-                pipe.set(key, value, px=timeout * 1000)
+                pipe.execute_command("EVALSHA", self._save_sha, *save_args)
                 if vary is not None:
                     pipe.set(vary[0], vary[1], px=timeout * 1000)
-                if lock_token:
-                    pipe.evalsha(self._release_sha, 1, keys.lock_key(key), lock_token, 0)
                 results = await pipe.execute(raise_on_error=False)
+            if isinstance(results[0], self._no_script):
+                await self._evalsha(self._save_sha, SAVE_LUA, *save_args)  # cache was flushed
             for result in results:
-                if isinstance(result, self._no_script):
-                    await self.release(key, lock_token)  # script cache flushed: load, retry
-                elif isinstance(result, Exception):
+                if isinstance(result, Exception) and not isinstance(result, self._no_script):
                     raise result
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc

@@ -1,3 +1,4 @@
--- KEYS: tag-versions hash. Returns the purge clock (recreating the hash when it was lost).
-local floor, clk = clock_floor(KEYS[1])
-return clk
+-- KEYS: tag-versions hash. Returns {clock, max(clock, server time), recreated}: the clock
+-- is a render's start; the second value is what a cluster's purge must stamp above.
+local floor, clk, recreated = clock_floor(KEYS[1])
+return {fmt(clk), fmt(math.max(clk, now_us())), recreated}

@@ -1,10 +1,11 @@
 -- KEYS: entry key, tag-versions hash, lock key.
 -- ARGV: lock token ('' = don't lock), lock ms, content id the caller already holds decoded.
--- Returns {code, clock, value|false, pttl, lock, id|false}: code as in core/freshness.py's
--- LUA_CODES, lock as its Lock values. Only the entry's header is read here (GETRANGE):
+-- Returns {code, clock, value|false, pttl, lock, id|false, recreated}: code as in core/freshness.py's
+-- LUA_CODES, lock as its Lock values, recreated 1 when the versions were lost (a cluster
+-- then brings every group's clock up to this one). Only the entry's header is read here (GETRANGE):
 -- pulling a whole page through Lua costs far more than the checks, and the body is sent
 -- only if the caller lacks that id. The rule is core/freshness.py's judge(), line by line.
-local floor, clk = clock_floor(KEYS[2])
+local floor, clk, recreated = clock_floor(KEYS[2])
 local function judge()
   -- Most headers fit in 256 bytes; a page with many tags needs a second, larger read.
   local ok, head = pcall(redis.call, 'GETRANGE', KEYS[1], 0, 255)
@@ -84,4 +85,4 @@ if code ~= 1 and code ~= 6 and ARGV[1] ~= '' then
     lock = 2
   end
 end
-return {code, clk, v or false, pttl or -1, lock, id or false}
+return {code, clk, v or false, pttl or -1, lock, id or false, recreated}

@@ -1,5 +1,6 @@
 -- Shared Lua helpers: server time in microseconds, the clock/floor pair (recreated at "now"
--- when lost, which makes every older entry stale), and integer formatting without exponents.
+-- when lost, which makes every older entry stale, and says so as a third value), and
+-- integer formatting without exponents.
 local function fmt(x) return string.format('%.0f', x) end
 local function now_us()
   local t = redis.call('TIME')
@@ -13,6 +14,7 @@ local function clock_floor(h)
     floor = now_us() + 1
     clk = floor
     redis.call('HSET', h, 'floor', fmt(floor), 'clock', fmt(clk))
+    return floor, clk, 1
   end
-  return floor, clk
+  return floor, clk, 0
 end
