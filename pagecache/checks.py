@@ -47,8 +47,7 @@ E004 = Error(
     id="pagecache.E004",
 )
 E005 = Error(
-    "PAGECACHE['VARY_ON_REQUEST'] names {path!r}, which is not an importable callable: "
-    "{problem}",
+    "PAGECACHE['VARY_ON_REQUEST'] names {path!r}, which is not an importable callable: {problem}",
     hint="Give the dotted path of a function f(request) -> str, e.g. 'mysite.keys.time_zone'.",
     id="pagecache.E005",
 )
@@ -247,6 +246,23 @@ W012 = CheckWarning(
     hint="Set maxmemory-policy allkeys-lru (or volatile-lru); pagecache is safe under eviction.",
     id="pagecache.W012",
 )
+E007 = Error(
+    "CACHES[{alias!r}] points at a Redis Cluster node through a single-server client: "
+    "nothing can be cached there and every purge fails.",
+    hint=(
+        "Use BACKEND 'pagecache.backends.RedisClusterCache' with the cluster's nodes as "
+        "LOCATION (docs/scaling.md)."
+    ),
+    id="pagecache.E007",
+)
+E008 = Error(
+    "The client of CACHES[{alias!r}] cannot be built, so nothing is cached: {error}",
+    hint=(
+        "For a Redis Cluster use BACKEND 'pagecache.backends.RedisClusterCache' "
+        "(django-redis has no cluster client); see docs/scaling.md."
+    ),
+    id="pagecache.E008",
+)
 W013 = CheckWarning(
     "The pagecache Redis server could not be reached to check its configuration: {error}",
     hint="Check the LOCATION of CACHES[{alias!r}] and that Redis is running.",
@@ -267,25 +283,31 @@ def redis_version(text: str) -> tuple[int, ...]:
 def check_redis_server(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """pagecache.W010-W013: the Redis server's version and memory settings."""
+    """pagecache.W010-W013, E007, E008: the Redis server's version and memory settings, and a
+    cluster node reached through a single-server client."""
     from django.core.cache import caches
 
-    from .stores.select import redis_client_of
+    from .stores.select import built_redis_client
 
     alias = _cache_alias()
     if alias not in _caches():
         return []  # E003
-    client = redis_client_of(caches[alias])
+    try:
+        client = built_redis_client(caches[alias])
+    except Exception as exc:
+        return [_message(E008, alias=alias, error=f"{type(exc).__name__}: {exc}")]
     if client is None:
         return []  # not Redis: nothing to check
     from .exceptions import StoreUnavailable
-    from .stores.redis import probe_server
+    from .stores.redis import is_cluster, probe_server
 
     try:
-        version, config = probe_server(client)
+        version, config, cluster_node = probe_server(client)
     except StoreUnavailable as exc:
         return [_message(W013, error=exc, alias=alias)]
     messages = []
+    if cluster_node and not is_cluster(client):
+        messages.append(_message(E007, alias=alias))
     if redis_version(version) < MIN_REDIS_VERSION:
         messages.append(_message(W010, version=version))
     if str(config.get("maxmemory", "")) == "0":

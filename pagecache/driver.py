@@ -18,6 +18,7 @@ becomes "no cache" (logged, rate-limited), never an error.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import secrets
 import time
@@ -29,7 +30,7 @@ from .core import flow
 from .core.flow import NO_CACHE, Action, Outcome
 from .core.freshness import Lookup, State
 from .exceptions import StoreUnavailable
-from .outage import breaker, log_failure
+from .outage import breaker, is_cluster_refusal, log_failure
 from .purging import deliverer
 from .purging.purge import flush_pending, release_later
 from .stores.base import Store
@@ -230,4 +231,15 @@ def forget_decoded() -> None:
 
 def failed(action: str, exc: Exception) -> None:
     breaker.failed()
+    if is_cluster_refusal(str(exc)):
+        log_failure(
+            "cluster",
+            "pagecache: nothing is cached: CACHES[%r] points at a Redis Cluster node through a "
+            "single-server client (%s). Use BACKEND 'pagecache.backends.RedisClusterCache' "
+            "(docs/scaling.md).",
+            settings.CACHE,
+            exc,
+            level=logging.ERROR,
+        )
+        return
     log_failure("store", "pagecache: cache %s failed, serving uncached: %s", action, exc)

@@ -74,3 +74,28 @@ def reset() -> None:
     with _log_lock:
         _last_logged.clear()
         _suppressed.clear()
+
+
+#: Error text a cluster node answers a single-server client with.
+CLUSTER_REFUSALS = (
+    "MOVED",
+    "ASK ",
+    "CROSSSLOT",
+    "CLUSTERDOWN",
+    # redis-py's names for the same replies
+    "MovedError",
+    "AskError",
+    "ClusterCrossSlotError",
+    "ClusterDownError",
+)
+
+
+def is_cluster_refusal(error: str) -> bool:
+    """Whether an error says a single-server client is talking to a Redis Cluster node.
+
+    >>> is_cluster_refusal("ResponseError: CROSSSLOT Keys in request don't hash to the same slot")
+    True
+    >>> is_cluster_refusal("ConnectionError: Error 111 connecting to 127.0.0.1:6379.")
+    False
+    """
+    return any(word in error for word in CLUSTER_REFUSALS)

@@ -70,9 +70,7 @@ def _join(values: Sequence[str | None]) -> str:
     return "".join("-" if v is None else f"{len(v)}:{v}" for v in values)
 
 
-def variant_key(
-    base_key: str, vary_names: Sequence[str], vary_values: Sequence[str | None]
-) -> str:
+def variant_key(base_key: str, vary_names: Sequence[str], vary_values: Sequence[str | None]) -> str:
     """The key of one variant of a page whose response carries ``Vary``; a request without
     a varied header (``None``) and one with it empty get different variants.
 
@@ -108,3 +106,53 @@ def tag_versions_key(prefix: str) -> str:
 def deliverer_key(prefix: str) -> str:
     """Whose turn it is to deliver recorded purges (see :mod:`pagecache.purging.deliverer`)."""
     return f"{prefix}:deliverer"
+
+
+#: Tag-version groups on a Redis Cluster: each holds the versions the entries of its keys
+#: are judged against, in one hash slot with them, so no key is read by every hit.
+CLUSTER_GROUPS = 16
+
+
+class Layout:
+    """Where an entry and the tag versions it is judged against live.
+
+    On one Redis (``groups=1``) keys are as the functions above build them and all versions
+    sit in one hash. On a cluster, each key goes to one of ``groups`` groups by its digest
+    and is stored with the group's hash tag after the prefix (``pc:{7}:p1:...``), beside that
+    group's own versions hash (``pc:{7}:tags``): the lookup script reads an entry, its lock and
+    its versions in one slot. A purge stamps every group.
+
+    >>> Layout("pc", 1).stored("pc:p1:http://a/"), Layout("pc", 1).tags_key_of("pc:p1:http://a/")
+    ('pc:p1:http://a/', 'pc:tags')
+    >>> Layout("pc", 16).stored("pc:p1:http://a/")
+    'pc:{2}:p1:http://a/'
+    >>> Layout("pc", 16).tags_key_of("pc:p1:http://a/")
+    'pc:{2}:tags'
+    """
+
+    def __init__(self, prefix: str, groups: int) -> None:
+        self.prefix = prefix
+        self.groups = groups
+        self.tags_keys = (
+            [tag_versions_key(prefix)]
+            if groups == 1
+            else [f"{prefix}:{{{group}}}:tags" for group in range(groups)]
+        )
+
+    def group_of(self, key: str) -> int:
+        if self.groups == 1:
+            return 0
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=4).digest()
+        return int.from_bytes(digest, "big") % self.groups
+
+    def stored(self, key: str) -> str:
+        """The key as written to Redis."""
+        if self.groups == 1:
+            return key
+        head = f"{self.prefix}:"
+        rest = key[len(head) :] if key.startswith(head) else key
+        return f"{head}{{{self.group_of(key)}}}:{rest}"
+
+    def tags_key_of(self, key: str) -> str:
+        """The versions hash an entry under ``key`` is judged against."""
+        return self.tags_keys[self.group_of(key)]

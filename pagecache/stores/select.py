@@ -16,6 +16,17 @@ if TYPE_CHECKING:
 
 def redis_client_of(cache: BaseCache) -> Any | None:
     """The redis-py client behind a django-redis or Django ``RedisCache`` backend, if any."""
+    try:
+        return built_redis_client(cache)
+    except Exception:
+        # A client that cannot even be built (django-redis given RedisCluster as its client
+        # class): the generic path, whose every failure is a logged miss, never a 500.
+        # ``check --deploy`` names the error (pagecache.E008).
+        return None
+
+
+def built_redis_client(cache: BaseCache) -> Any | None:
+    """:func:`redis_client_of`, raising whatever building the backend's client raised."""
     from django.core.cache.backends.redis import RedisCache
 
     try:
@@ -60,9 +71,11 @@ def get_store() -> Store:
             raise StoreUnavailable(str(exc)) from exc
         client = redis_client_of(cache)
         if client is not None:
+            from ..core.freshness import PRUNE_MARGIN_MS
             from .redis import RedisStore
 
-            _store = RedisStore(client, settings.KEY_PREFIX)
+            allowance_ms = int(settings.LOCK_TIMEOUT * 1000) + PRUNE_MARGIN_MS
+            _store = RedisStore(client, settings.KEY_PREFIX, allowance_ms=allowance_ms)
         else:
             from .django_cache import DjangoCacheStore
 
@@ -84,8 +97,9 @@ def get_async_store() -> AsyncRedisStore | None:
         from .redis_async import AsyncRedisStore
 
         store = get_store()
+        single = isinstance(store, RedisStore) and not store.cluster
         client = store.client if isinstance(store, RedisStore) else None
-        supported = client is not None and AsyncRedisStore.supports(client)
+        supported = single and AsyncRedisStore.supports(client)
         _async_store = (AsyncRedisStore(client, settings.KEY_PREFIX) if supported else None,)
     return _async_store[0]
 
