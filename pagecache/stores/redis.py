@@ -42,6 +42,9 @@ _CLOCK_LUA = _lua("clock.lua")
 
 _LOCKS = {lock.value: lock for lock in Lock}
 
+#: How long a purge waits for a replica to acknowledge it before it counts as failed.
+REPLICA_WAIT_MS = 1000
+
 #: Seconds between two re-alignments of a cluster's group clocks by one process.
 _SYNC_INTERVAL = 1.0
 
@@ -86,6 +89,8 @@ class RedisStore:
         self._local = threading.local()
         self._hot_connections = not self.cluster and plain_pool(client.connection_pool)
         self._synced_at = 0.0
+        #: Whether the server had replicas at the last purge (it then waits for one).
+        self._replicas = False
 
     @property
     def tags_key(self) -> str:
@@ -241,18 +246,66 @@ class RedisStore:
 
     def _purge(self, mode: str, tags: Sequence[str]) -> int:
         if not self.cluster:
-            args = (1, self.tags_key, mode, self.allowance_ms, 0, *tags)
-            return int(self._evalsha(self._purge_sha, _PURGE_LUA, *args))
+            return self._purge_one(mode, tags)
         # Every start any group handed out is at most its clock or its server's time then:
         # one version above all of them, stamped in every group, condemns every render that
         # began before this purge, whichever group its start came from.
-        least = max(int(reply[1]) for reply in self._group_clocks()) + 1
-        calls = [
-            (1, tags_key, mode, self.allowance_ms, least, *tags)
-            for tags_key in self.layout.tags_keys
-        ]
+        clocks = self._group_clocks()
+        least = max(int(reply[1]) for reply in clocks) + 1
+        replicated = {
+            self.client.get_node_from_key(tags_key).name: int(reply[3]) > 0
+            for tags_key, reply in zip(self.layout.tags_keys, clocks, strict=True)
+        }
         self._synced_at = time.monotonic()
-        return max(int(v) for v in self._evalsha_each(self._purge_sha, _PURGE_LUA, calls))
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            for tags_key in self.layout.tags_keys:
+                args = (1, tags_key, mode, self.allowance_ms, least, *tags)
+                pipe.execute_command("EVALSHA", self._purge_sha, *args)
+            waited = [name for name, has_replicas in replicated.items() if has_replicas]
+            for name in waited:
+                # After that node's scripts, on the same connection: a replica holds them.
+                node = self.client.get_node(node_name=name)
+                pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
+            results = pipe.execute(raise_on_error=False)
+            if attempt == 1 and any(isinstance(r, self._no_script) for r in results):
+                self.client.script_load(_PURGE_LUA)
+                continue
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            versions = results[: len(self.layout.tags_keys)]
+            _check_replicated(results[len(self.layout.tags_keys) :])
+            return max(int(reply[0]) for reply in versions)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _purge_one(self, mode: str, tags: Sequence[str]) -> int:
+        """One round trip; with replicas, the WAIT for one of them rides in the same one."""
+        args = (1, self.tags_key, mode, self.allowance_ms, 0, *tags)
+        if not self._replicas:
+            version, replicas = self._evalsha(self._purge_sha, _PURGE_LUA, *args)
+            self._replicas = int(replicas) > 0
+            if not self._replicas:
+                return int(version)
+            # Replicas appeared: wait behind an empty purge sent after this one (replication
+            # is in order, so a replica holding the later write holds this one too).
+            args = (1, self.tags_key, "h", self.allowance_ms, 0)
+        for attempt in (1, 2):
+            pipe = self.client.pipeline(transaction=False)
+            pipe.execute_command("EVALSHA", self._purge_sha, *args)
+            pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
+            reply, acknowledged = pipe.execute(raise_on_error=False)
+            if attempt == 1 and isinstance(reply, self._no_script):
+                self.client.script_load(_PURGE_LUA)
+                continue
+            for result in (reply, acknowledged):
+                if isinstance(result, Exception):
+                    raise result
+            self._replicas = int(reply[1]) > 0
+            if self._replicas:
+                _check_replicated([acknowledged])
+            return int(reply[0])
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _realign_clocks(self) -> None:
         """A group whose versions were lost restarts its clock at its server's time, ahead
@@ -294,6 +347,15 @@ class RedisStore:
         for key in batch:
             pipe.unlink(key)
         return sum(int(n) for n in pipe.execute())
+
+
+def _check_replicated(acknowledgements: Sequence[Any]) -> None:
+    """A purge no replica holds would be lost by a failover: fail it (it is then retried,
+    and recorded durably if it keeps failing)."""
+    if any(int(count) < 1 for count in acknowledgements):
+        raise StoreUnavailable(
+            f"no replica acknowledged the purge within {REPLICA_WAIT_MS} ms (WAIT)"
+        )
 
 
 def lookup_command(

@@ -18,3 +18,9 @@ local function clock_floor(h)
   end
   return floor, clk, 0
 end
+-- How many replicas are connected: a purge then waits for one to hold it (WAIT), so a
+-- failover cannot lose it.
+local function replicas()
+  local n = string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)')
+  return tonumber(n) or 0
+end

@@ -3,6 +3,7 @@
 -- ('0': none; a cluster's second phase passes one above every group's clock), tags...
 -- Stamps the tags with the next clock value, then drops a slice of versions no live entry
 -- can be judged against (core/freshness.py's prune(), line by line).
+-- Returns {version, connected replicas}.
 local floor, clk = clock_floor(KEYS[1])
 -- A cluster's version is the least one, the same in every group: group clocks stay level.
 local least = tonumber(ARGV[3]) or 0
@@ -44,4 +45,4 @@ for b = 1, #dropped, 200 do
 end
 if top > floor then redis.call('HSET', KEYS[1], 'floor', fmt(top)) end
 redis.call('HSET', KEYS[1], 'scan', scanned[1])
-return v
+return {fmt(v), replicas()}
