@@ -5,6 +5,10 @@
 - Django's ``CACHES`` point at ``redis_server`` for the whole session; before every test
   its keys are flushed and pagecache's derived state is reset (:func:`reset_pagecache_state`).
 - Tests marked ``postgres`` skip on SQLite, or fail when ``CI=true``.
+- ``redis_cluster`` / ``sentinel_set`` (session): a private Redis Cluster (3 masters, 3
+  replicas) and a Sentinel set, started on first use; a test takes them through
+  ``cluster`` / ``sentinel``, which first restart whatever an earlier test left down, wait
+  until healthy and FLUSHALL.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pytest
 import redis
 from django.test import override_settings
 
+from tests.cluster_harness import RedisClusterSet, SentinelSet
 from tests.redis_harness import RedisServer
 
 FLUSH_PATTERNS = ("pc:*", "pctest:*")
@@ -268,3 +273,33 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     reason = _postgres_missing(item)
     if reason and _in_ci():
         pytest.fail(f"CI=true: {reason}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterSet]:
+    """One private Redis Cluster (3 masters with a replica each) for the whole session."""
+    with RedisClusterSet(masters=3, replicas=1) as deployment:
+        yield deployment
+
+
+@pytest.fixture
+def cluster(redis_cluster: RedisClusterSet) -> RedisClusterSet:
+    """The session's cluster, whole again (nodes a test killed are restarted), flushed."""
+    redis_cluster.repair()
+    redis_cluster.flush()
+    return redis_cluster
+
+
+@pytest.fixture(scope="session")
+def sentinel_set() -> Iterator[SentinelSet]:
+    """One private master + replica + three sentinels (service ``pcmaster``) per session."""
+    with SentinelSet() as deployment:
+        yield deployment
+
+
+@pytest.fixture
+def sentinel(sentinel_set: SentinelSet) -> SentinelSet:
+    """The session's sentinel set with every server up and healthy, master flushed."""
+    sentinel_set.repair()
+    sentinel_set.flush()
+    return sentinel_set

@@ -137,8 +137,12 @@ class RedisServer:
         *,
         data_dir: str | os.PathLike[str] | None = None,
         binary: str | None = None,
+        config_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._binary = binary
+        # A config file goes first on the command line (redis-server's rule); Sentinel needs
+        # one it can rewrite. The options below still override what it says.
+        self._config_file = Path(config_file) if config_file is not None else None
         self._fixed_port = port is not None
         self.port = port if port is not None else free_port()
         self.extra_args = tuple(extra_args)
@@ -199,6 +203,7 @@ class RedisServer:
         self._log_path = workdir / f"redis-{self.port}.log"
         args = [
             self._binary or find_redis_server_binary(),
+            *([str(self._config_file)] if self._config_file is not None else []),
             "--port", str(self.port),
             "--bind", self.host,
             "--save", "",

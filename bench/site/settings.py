@@ -152,6 +152,14 @@ elif SITE in (*PAGECACHE_SITES, "setup"):
     STALE_ONLY = {"TTL": 1, "STALE_TTL": 3600}
     PAGECACHE = STALE_ONLY if CONFIG == "pagecache-stale" else {"TTL": PAGE_TTL}
 
+# bench.scale: the same pagecache site on a Redis Cluster (the configuration's name is kept).
+if os.environ.get("BENCH_CLUSTER_URLS"):
+    CACHES["default"] = {
+        "BACKEND": "pagecache.backends.RedisClusterCache",
+        "LOCATION": os.environ["BENCH_CLUSTER_URLS"],
+        "OPTIONS": {"socket_timeout": 1, "socket_connect_timeout": 1},
+    }
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -31,7 +31,7 @@ end
 local life = tonumber(redis.call('HGET', KEYS[1], 'life')) or 0
 local horizon = now_us() - (life + (tonumber(ARGV[2]) or 0)) * 1000
 local cursor = redis.call('HGET', KEYS[1], 'scan') or '0'
-local scanned = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', math.max(100, 2 * (#ARGV - 3)))
+local scanned = redis.call('HSCAN', KEYS[1], cursor, 'COUNT', math.max(100, 4 * (#ARGV - 3)))
 local fields, dropped, top = scanned[2], {}, floor
 for j = 1, #fields, 2 do
   local kind, version = string.sub(fields[j], 1, 2), tonumber(fields[j + 1])
