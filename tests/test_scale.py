@@ -377,3 +377,30 @@ def test_django_redis_given_a_cluster_client_fails_open_and_check_names_it(clust
 
 
 Getter = Callable[[str], tuple[str, str]]
+
+
+def test_asgi_pages_on_a_cluster_use_redis_asyncio_not_a_thread(deployment, monkeypatch):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    from pagecache.stores.redis import RedisStore
+    from pagecache.stores.select import get_async_store
+
+    if deployment.kind != "cluster":
+        pytest.skip("Sentinel pools keep the sync path (docs/scaling.md)")
+    store = get_async_store()
+    assert store is not None and store.cluster
+    get = async_to_sync(AsyncClient().get)
+    assert get("/page/")["X-Cache"] == "MISS"
+
+    def blocking(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the sync store was used under ASGI")
+
+    monkeypatch.setattr(RedisStore, "lookup", blocking)
+    monkeypatch.setattr(RedisStore, "save", blocking)
+    assert get("/page/")["X-Cache"] == "HIT"
+    assert get("/other/")["X-Cache"] == "MISS"
+    assert get("/other/")["X-Cache"] == "HIT"
+    monkeypatch.undo()
+    pagecache.purge_tags("page")
+    assert get("/page/")["X-Cache"] == "MISS"

@@ -24,6 +24,7 @@ from .redis import (
     LOOKUP_LUA,
     RELEASE_LUA,
     SAVE_LUA,
+    is_cluster,
     lookup_command,
     parse_lookup,
     plain_pool,
@@ -72,12 +73,15 @@ class AsyncRedisStore:
     """Lookups, stores and releases on ``redis.asyncio``, one pool per event loop."""
 
     def __init__(self, client: Any, prefix: str, max_connections: int = 128) -> None:
-        from redis.exceptions import NoScriptError, RedisError
+        from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
         self.prefix = prefix
-        self.tags_key = keys.tag_versions_key(prefix)
+        self.cluster = is_cluster(client)
+        self.layout = keys.Layout(prefix, keys.CLUSTER_GROUPS if self.cluster else 1)
+        self.tags_key = self.layout.tags_keys[0]
         self.max_connections = max_connections
-        self._sync_pool = client.connection_pool
+        self._sync_client = client
+        self._sync_pool = None if self.cluster else client.connection_pool
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
@@ -92,13 +96,13 @@ class AsyncRedisStore:
         self._release_sha = script_sha(RELEASE_LUA)
         self._save_sha = script_sha(SAVE_LUA)
         self._no_script = NoScriptError
-        self._errors = (RedisError, OSError, asyncio.TimeoutError)
+        self._errors = (RedisError, RedisClusterException, OSError, asyncio.TimeoutError)
 
     @staticmethod
     def supports(client: Any) -> bool:
-        """Whether an asyncio pool can be built like the sync client's (plain TCP, TLS or a
-        Unix socket; Sentinel and Cluster pools keep the sync path)."""
-        return plain_pool(getattr(client, "connection_pool", None))
+        """Whether an asyncio client can be built like the sync one (plain TCP, TLS, a Unix
+        socket, or a Redis Cluster; Sentinel pools keep the sync path)."""
+        return is_cluster(client) or plain_pool(getattr(client, "connection_pool", None))
 
     def client(self) -> Any:
         """This event loop's client (its pool is built on first use in the loop)."""
@@ -112,6 +116,8 @@ class AsyncRedisStore:
         import redis.asyncio as aioredis
         from redis import connection as sync_connection
 
+        if self._sync_pool is None:
+            return self._new_cluster_client()
         connection_class = {
             sync_connection.Connection: aioredis.Connection,
             sync_connection.SSLConnection: aioredis.SSLConnection,
@@ -133,6 +139,26 @@ class AsyncRedisStore:
         )
         return aioredis.Redis(connection_pool=pool)
 
+    def _new_cluster_client(self) -> Any:
+        """redis.asyncio's cluster client, seeded with the nodes the sync one knows and its
+        connection options (timeouts, credentials)."""
+        from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+        node = self._sync_client.get_default_node()
+        kwargs = node.redis_connection.connection_pool.connection_kwargs
+        import redis.asyncio as aioredis
+
+        accepted = _parameters(RedisCluster) | _parameters(aioredis.Connection)
+        options = {
+            name: value
+            for name, value in kwargs.items()
+            if (name in _SHARED_OPTIONS or name.startswith("ssl_"))
+            and name in accepted
+            and name not in ("host", "port", "db", "path")
+        }
+        nodes = [ClusterNode(n.host, n.port) for n in self._sync_client.get_nodes()]
+        return RedisCluster(startup_nodes=nodes, **options)
+
     async def _evalsha(self, sha: str, script: str, *args: Any) -> Any:
         client = self.client()
         try:
@@ -145,7 +171,12 @@ class AsyncRedisStore:
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
         command = lookup_command(
-            self._lookup_sha, key, self.tags_key, lock_token, lock_ms, known_id
+            self._lookup_sha,
+            self.layout.stored(key),
+            self.layout.tags_key_of(key),
+            lock_token,
+            lock_ms,
+            known_id,
         )
         try:
             try:
@@ -155,7 +186,18 @@ class AsyncRedisStore:
                 reply = await self._hot_call(command)
         except self._errors as exc:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        return parse_lookup(reply)
+        found = parse_lookup(reply)
+        if self.cluster and reply[6:7] == [1]:
+            # A group's versions were lost: level the clocks (rare; the sync store does it).
+            from asgiref.sync import sync_to_async
+
+            from .select import get_store
+
+            store = get_store()
+            realign = getattr(store, "_realign_clocks", None)
+            if realign is not None:
+                await sync_to_async(realign, thread_sensitive=False)()
+        return found
 
     async def _hot_call(self, command: tuple[Any, ...]) -> Any:
         """Run the lookup on one of this loop's own connections (as the sync store does).
@@ -165,6 +207,8 @@ class AsyncRedisStore:
         kept in a free list this loop alone touches (no lock: nothing awaits between the
         pop and the use). A connection whose command failed or was cancelled midway is
         closed, never reused; past ``max_connections`` the pool's path is taken."""
+        if self.cluster:
+            return await self.client().execute_command(*command)
         idle = self._idle()
         if idle:
             connection = idle.pop()
@@ -209,8 +253,24 @@ class AsyncRedisStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
-        save_args = (3, key, self.tags_key, keys.lock_key(key), value, timeout * 1000, lock_token)
+        stored = self.layout.stored(key)
+        save_args = (
+            3,
+            stored,
+            self.layout.tags_key_of(key),
+            keys.lock_key(stored),
+            value,
+            timeout * 1000,
+            lock_token,
+        )
         try:
+            if self.cluster:
+                # Entry before marker: whoever sees the Vary marker must find the variant.
+                await self._evalsha(self._save_sha, SAVE_LUA, *save_args)
+                if vary is not None:
+                    marker_key = self.layout.stored(vary[0])
+                    await self.client().set(marker_key, vary[1], px=timeout * 1000)
+                return
             async with self.client().pipeline(transaction=False) as pipe:
                 # Entry before marker: whoever sees the Vary marker must find the variant.
                 pipe.execute_command("EVALSHA", self._save_sha, *save_args)
@@ -226,7 +286,7 @@ class AsyncRedisStore:
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     async def release(self, key: str, lock_token: str, uncacheable_ms: int = 0) -> None:
-        args = (1, keys.lock_key(key), lock_token, uncacheable_ms)
+        args = (1, keys.lock_key(self.layout.stored(key)), lock_token, uncacheable_ms)
         try:
             await self._evalsha(self._release_sha, RELEASE_LUA, *args)
         except self._errors as exc:

@@ -88,18 +88,17 @@ _async_store: tuple[AsyncRedisStore | None] | None = None
 
 
 def get_async_store() -> AsyncRedisStore | None:
-    """The store for the async driver: the Redis fast path on ``redis.asyncio``; ``None``
-    when the cache offers none (another backend, Sentinel, Cluster), and the async path
-    then runs the sync one in a thread."""
+    """The store for the async driver: the Redis fast path on ``redis.asyncio`` (one server
+    or a cluster); ``None`` when the cache offers none (another backend, Sentinel), and the
+    async path then runs the sync one in a thread."""
     global _async_store
     if _async_store is None:
         from .redis import RedisStore
         from .redis_async import AsyncRedisStore
 
         store = get_store()
-        single = isinstance(store, RedisStore) and not store.cluster
         client = store.client if isinstance(store, RedisStore) else None
-        supported = single and AsyncRedisStore.supports(client)
+        supported = client is not None and AsyncRedisStore.supports(client)
         _async_store = (AsyncRedisStore(client, settings.KEY_PREFIX) if supported else None,)
     return _async_store[0]
 
