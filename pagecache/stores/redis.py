@@ -135,6 +135,8 @@ class RedisStore:
         parsing, health checks, timeouts) is redis-py's. Other pools (Sentinel, cluster) and
         every other command use the client as usual.
         """
+        if self.cluster:
+            return self._hot_call_cluster(command)
         if not self._hot_connections:
             return self.client.execute_command(*command)
         local = self._local
@@ -151,6 +153,39 @@ class RedisStore:
             connection.disconnect()
             connection.send_command(*command)
             return connection.read_response()
+
+    def _hot_call_cluster(self, command: tuple[Any, ...]) -> Any:
+        """The lookup on this thread's own connection to the node that owns the key's slot
+        (from redis-py's slot map). redis-py's cluster command path costs several times the
+        round trip itself; anything unusual (a redirect, a node that went away) is handed to
+        it, and it follows the redirect and refreshes the slot map."""
+        from redis.exceptions import AskError, ClusterDownError, MovedError, TryAgainError
+
+        local = self._local
+        connections: dict[str, Any] | None = getattr(local, "nodes", None)
+        if connections is None or local.nodes_pid != os.getpid():
+            connections = local.nodes = {}
+            local.nodes_pid = os.getpid()
+        try:
+            node = self.client.get_node_from_key(command[3])  # EVALSHA sha numkeys KEY ...
+        except self._errors:
+            return self.client.execute_command(*command)
+        connection = connections.get(node.name)
+        if connection is None:
+            pool = node.redis_connection.connection_pool
+            connection = connections[node.name] = pool.connection_class(**pool.connection_kwargs)
+        try:
+            connection.send_command(*command)
+            return connection.read_response()
+        except (MovedError, AskError, ClusterDownError, TryAgainError, OSError) as exc:
+            if not isinstance(exc, MovedError | AskError):
+                connection.disconnect()
+                del connections[node.name]
+            return self.client.execute_command(*command)
+        except self._connection_error:
+            connection.disconnect()
+            del connections[node.name]
+            return self.client.execute_command(*command)
 
     # -- the Store protocol ----------------------------------------------------------------
 
