@@ -404,3 +404,28 @@ def test_asgi_pages_on_a_cluster_use_redis_asyncio_not_a_thread(deployment, monk
     monkeypatch.undo()
     pagecache.purge_tags("page")
     assert get("/page/")["X-Cache"] == "MISS"
+
+
+def test_the_readme_snippets_work_with_only_the_addresses_changed(deployment):
+    from tests.test_readme import snippet
+
+    namespace: dict[str, Any] = {}
+    if deployment.kind == "cluster":
+        code = snippet("cluster-caches").replace(
+            "redis://127.0.0.1:7000,redis://127.0.0.1:7001", ",".join(deployment.harness.urls)
+        )
+    else:
+        code = (
+            snippet("sentinel-caches")
+            .replace('"redis://mymaster/0"', f'"redis://{deployment.harness.service_name}/0"')
+            .replace('[("127.0.0.1", 26379)]', repr(deployment.harness.sentinels))
+        )
+    exec(code, namespace)
+    with override_settings(CACHES=namespace["CACHES"]):
+        reset_pagecache_state()
+        assert get_store().lookup(page_key("/readme/")).state.value == "miss"
+        client = Client()
+        assert client.get("/page/")["X-Cache"] == "MISS"
+        assert client.get("/page/")["X-Cache"] == "HIT"
+        pagecache.purge_tags("page")
+        assert client.get("/page/")["X-Cache"] == "MISS"
