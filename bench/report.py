@@ -35,6 +35,8 @@ DESCRIPTIONS = {
     "each visitor gets their own CSRF token)",
 }
 SITE = "django-site-cache"
+#: bench.run's memory row for pagecache-middleware once its site dictionary is trained.
+DICTIONARY_MEMORY = "pagecache-dictionary"
 BARE = "bare"
 
 
@@ -187,7 +189,110 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "PASS" if mem["page_bytes"] <= 6000 else "MISS",
             )
         )
+    site_mem = results["memory"].get(DICTIONARY_MEMORY)
+    if site_mem:
+        rows.append(
+            (
+                "Redis memory per cached 20 KB page of one site ≤ 3 KB (site dictionary)",
+                f"{_kb(site_mem['page_bytes'])} ({site_mem['page_bytes']:,} bytes)",
+                "PASS" if site_mem["page_bytes"] <= 3000 else "MISS",
+            )
+        )
+    scale = results.get("scale")
+    if scale:
+        cluster = scale["cluster"]
+        rows.append(
+            (
+                "Redis Cluster (3 masters) hit ≥ 0.8 × the same on one Redis",
+                f"{cluster['ratio']:.2f}× ({cluster['cluster_median']:,.0f} vs "
+                f"{cluster['single_median']:,.0f} req/s)",
+                "PASS" if cluster["ratio"] >= 0.8 else "MISS",
+            )
+        )
+        state = scale["tag_state"]
+        rows.append(
+            (
+                f"Tag state bounded after purging {state['total']:,} distinct tags "
+                f"over {state['run_seconds']:.0f} s (entries live {state['life_seconds']:.0f} s)",
+                f"at most {state['max_fields']:,} fields, {_kb(state['max_bytes'])}; "
+                f"{state['final_fields']:,} fields at the end",
+                "PASS" if state["max_fields"] < state["total"] else "MISS",
+            )
+        )
     return rows
+
+
+def scale_section(results: dict[str, Any]) -> list[str]:
+    scale = results.get("scale")
+    if not scale:
+        return []
+    cluster, state = scale["cluster"], scale["tag_state"]
+    rounds = ", ".join(f"{r:.2f}" for r in cluster["ratios"])
+    samples = state["samples"]
+    shown = samples[:: max(1, len(samples) // 8)] + ([samples[-1]] if samples else [])
+    out = [
+        "## Scale (`python -m bench.scale`)",
+        "",
+        "`pagecache-middleware` on a 3-master Redis Cluster (`pagecache.backends."
+        "RedisClusterCache`) against the same site on one Redis, alternating wrk runs: "
+        f"cluster {cluster['cluster_median']:,.0f} req/s, single {cluster['single_median']:,.0f}"
+        f" req/s, ratio **{cluster['ratio']:.2f}×** (per round: {rounds}).",
+        "",
+        f"Tag-version state while {state['total']:,} distinct tags are purged in batches of "
+        f"{state['batch']:,} over {state['run_seconds']:.0f} s, with entries living "
+        f"{state['life_seconds']:.0f} s (versions are kept {state['window_seconds']:.0f} s: "
+        f"life + LOCK_TIMEOUT + 5 s). Median purge of {state['batch']:,} tags: "
+        f"{state['purge_ms_median']:.1f} ms.",
+        "",
+        "| seconds | tags purged so far | fields in the versions hash | MEMORY USAGE |",
+        "|---:|---:|---:|---:|",
+    ]
+    out += [
+        f"| {s['seconds']:.0f} | {s['purged']:,} | {s['fields']:,} | {_kb(s['bytes'])} |"
+        for s in shown
+    ]
+    return out
+
+
+def dictionary_section(results: dict[str, Any]) -> list[str]:
+    """The site dictionary: how it was warmed up, and its CPU per store and per hit."""
+    out: list[str] = []
+    site = results["memory"].get(DICTIONARY_MEMORY)
+    if site:
+        fast = site["before_recompression"]
+        shared = "; ".join(f"`{i['key']}` {i['bytes']:,} bytes" for i in site["shared"])
+        out += [
+            "",
+            f"Site dictionary: after the rounds, `pagecache-middleware` rendered "
+            f"{site['warm_pages']} other pages of the site (`/pages/<n>/`, the same template "
+            f"over other rows) until its dictionary was trained on "
+            f"{site['dictionary']['samples']} of them; then `/page/` was stored again: "
+            f"{fast['value_bytes']:,} bytes ({fast['bytes']:,} in Redis) as the request "
+            "compressed it (zstd level 3 with the dictionary), the row above once the "
+            "background thread compressed it again (level 15). Shared by every page: "
+            f"{shared} (the current dictionary is named in `pc:zd:current`; those trained "
+            "on fewer pages were replaced as the sample grew and expire a day later).",
+        ]
+    cost = results.get("compression")
+    if cost:
+        store, hit, size = cost["store_us"], cost["hit_us"], cost["bytes"]
+        out += [
+            "",
+            "CPU per entry of the 20 KB page, in this process (best of 5 loops; a dictionary "
+            f"of {cost['dictionary_bytes']:,} bytes trained on {cost['samples']} other pages "
+            f"in {cost['train_ms']:.0f} ms). A hit whose entry this process already decoded "
+            "decodes nothing (see docs/design.md, the hit path).",
+            "",
+            "| entry | stored bytes | store (request) | store (background) | hit (decode) |",
+            "|---|---:|---:|---:|---:|",
+            f"| zstd level 3, no dictionary | {size['plain']:,} | {store['plain']:.0f} µs | – | "
+            f"{hit['plain']:.0f} µs |",
+            f"| level 3 with the site dictionary | {size['dictionary']:,} | "
+            f"{store['dictionary']:.0f} µs | – | {hit['dictionary']:.0f} µs |",
+            f"| then level 15 with it (background) | {size['recompressed']:,} | – | "
+            f"{store['recompress']:,.0f} µs | {hit['recompressed']:.0f} µs |",
+        ]
+    return out
 
 
 def markdown(results: dict[str, Any]) -> str:
@@ -381,7 +486,10 @@ def markdown(results: dict[str, Any]) -> str:
         keys = "; ".join(
             f"`{_short(i['key'])}` {i['value_bytes']:,} → {i['bytes']:,}" for i in data["page_keys"]
         )
-        out.append(f"| `{config}` | {data['page_bytes']:,} ({_kb(data['page_bytes'])}) | {keys} |")
+        name = f"`{config}`"
+        if config == DICTIONARY_MEMORY:
+            name = "`pagecache-middleware`, site dictionary"
+        out.append(f"| {name} | {data['page_bytes']:,} ({_kb(data['page_bytes'])}) | {keys} |")
     shared = results["memory"].get("pagecache-middleware", {}).get("shared")
     if shared:
         out += [
@@ -391,7 +499,10 @@ def markdown(results: dict[str, Any]) -> str:
             + " (the purge clock, floor and tag versions; it grows with distinct purged tags, "
             "not with pages).",
         ]
+    out += dictionary_section(results)
 
+    if results.get("scale"):
+        out += ["", *scale_section(results)]
     if results["notes"]:
         out += ["", "## Notes from this run", ""] + [f"* {n}" for n in results["notes"]]
     out.append("")

@@ -166,6 +166,7 @@ def child_env(redis_url: str) -> dict[str, str]:
         "BENCH_COUNT_RENDERS",
         "BENCH_RENDER_SLEEP",
         "BENCH_POSTGRES_DB",
+        "BENCH_CLUSTER_URLS",
     ):
         env.pop(name, None)
     return env
@@ -403,7 +404,73 @@ def memory(servers: dict[str, Gunicorn], clients: dict[str, Any]) -> dict[str, A
             "other": other,
         }
         say(f"  memory {config:22} {out[config]['page_bytes']:6d} bytes in {len(page_keys)} key(s)")
+    if "pagecache-middleware" in servers:
+        config = "pagecache-middleware"
+        out[DICTIONARY_MEMORY] = dictionary_memory(servers[config], clients[config])
+        used = out[DICTIONARY_MEMORY]["page_bytes"]
+        say(f"  memory {DICTIONARY_MEMORY:22} {used:6d} bytes (site dictionary)")
     return out
+
+
+#: The memory row of pagecache-middleware once its site dictionary is trained.
+DICTIONARY_MEMORY = "pagecache-dictionary"
+#: /pages/<n>/ rendered per warm-up step, the pause between steps (the dictionary thread
+#: samples every store, and recompresses at most a quarter of a core's worth), the limit.
+DICTIONARY_STEP_PAGES = 16
+DICTIONARY_STEP_PAUSE = 0.5
+DICTIONARY_WARM_SECONDS = 120.0
+
+
+def dictionary_memory(server: Gunicorn, client: Any) -> dict[str, Any]:
+    """The site dictionary at work: render other pages of the bench site (``/pages/<n>/``,
+    the same template over other rows) until the dictionary is trained on a full sample,
+    then store /page/ again, wait for its background recompression, and take MEMORY USAGE
+    of its keys as :func:`memory` does."""
+    from pagecache.core.dictionary import FULL_SAMPLES, Current
+
+    deadline = time.monotonic() + DICTIONARY_WARM_SECONDS
+    rendered = 0
+    while True:
+        current = Current.loads(client.get("pc:zd:current"))
+        if current is not None and current.samples >= FULL_SAMPLES:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no dictionary trained on {FULL_SAMPLES} pages: {current}")
+        for _ in range(DICTIONARY_STEP_PAGES):
+            get(server.host, server.port, f"/pages/{100 + rendered}/")
+            rendered += 1
+        time.sleep(DICTIONARY_STEP_PAUSE)
+    time.sleep(2 * DICTIONARY_STEP_PAUSE)  # the last pages' recompression
+    key = entry_key(server)
+    client.delete(key)
+    reply = get(server.host, server.port, "/page/")
+    if reply.headers.get("x-cache") != "MISS":
+        raise RuntimeError(f"/page/ was not rendered again: {reply.headers}")
+    stored_fast = int(client.strlen(key))
+    fast = {"value_bytes": stored_fast, "bytes": int(client.memory_usage(key, samples=0) or 0)}
+    settle = time.monotonic() + 10
+    while int(client.strlen(key)) == stored_fast and time.monotonic() < settle:
+        time.sleep(0.05)
+    page_keys, shared = [], []
+    for raw in sorted(client.scan_iter(count=1000)):
+        name = raw.decode(errors="replace")
+        item = {
+            "key": name,
+            "bytes": int(client.memory_usage(raw, samples=0) or 0),
+            "value_bytes": int(client.strlen(raw)) if client.type(raw) == b"string" else None,
+        }
+        if name.startswith(key) and not name.endswith("|lock"):
+            page_keys.append(item)
+        elif name == "pc:tags" or name.startswith("pc:zd:"):
+            shared.append(item)
+    return {
+        "page_keys": page_keys,
+        "page_bytes": sum(i["bytes"] for i in page_keys),
+        "shared": shared,
+        "before_recompression": fast,
+        "warm_pages": rendered,
+        "dictionary": {"id": f"{current.id:08x}", "samples": current.samples},
+    }
 
 
 # -- stampede ----------------------------------------------------------------------------------
@@ -632,6 +699,14 @@ def main(argv: list[str] | None = None) -> int:
                     f"  {row['database']}: write {row['write_ms']:.3f} ms, + purge_tags "
                     f"{row['write_purge_ms']:.3f} ms (record {row['record_ms']:.3f} ms)"
                 )
+            say("compression: CPU per store and per hit, with and without the site dictionary")
+            results["compression"] = inprocess.compression(page)
+            c = results["compression"]
+            say(
+                f"  store {c['store_us']['plain']:.0f} us plain, {c['store_us']['dictionary']:.0f}"
+                f" us with the dictionary, {c['store_us']['recompress']:.0f} us recompressing; "
+                f"hit {c['hit_us']['plain']:.0f} / {c['hit_us']['dictionary']:.0f} us"
+            )
 
         configs = list(CONFIGS)
         if args.configs:
@@ -655,6 +730,19 @@ def main(argv: list[str] | None = None) -> int:
                 f"{stampede_trials} trial(s)"
             )
             results["stampede"] = stampede(env, redis_server, stampede_trials)
+            from bench import scale
+
+            say("scale: pagecache hits on a 3-master Redis Cluster vs one Redis")
+            results["scale"] = {
+                "cluster": scale.cluster_hits(
+                    env, redis_server.url, wrk, rounds, seconds, DATA_DIR / "logs"
+                ),
+            }
+            tags = 100_000 if quick else 1_000_000
+            say(f"scale: tag-version state while {tags:,} distinct tags are purged")
+            results["scale"]["tag_state"] = scale.tag_state(
+                redis_server.url, tags, 1_000, 10.0, 2.0, 10.0 if quick else 45.0
+            )
     finally:
         from bench.procs import stop_all
 

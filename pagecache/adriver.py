@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from . import clock, driver
+from . import clock, dictionary, dictionary_worker, driver
 from .conf import settings
 from .core import flow
 from .core.flow import NO_CACHE, Action, Outcome
@@ -86,7 +86,12 @@ async def obtain(key: str, *, lock: bool = True) -> Outcome:
         found = await lookup(store, key, token, lock_ms, known[0] if known else "")
         if found is None:
             return NO_CACHE
-        stored = None if found.state is State.VARY else driver.decode(key, found, known)
+        stored = None
+        if found.state is not State.VARY:
+            lacking = dictionary.lacking(found.value)
+            if lacking is not None:  # fetched on this loop, once per process
+                await dictionary.afetch(lacking, store)
+            stored = driver.decode(key, found, known, fetch=False)
         action = flow.decide(found, stored, waited_enough=time.monotonic() >= deadline)
         if action is not Action.WAIT:
             return flow.outcome(action, key, found, stored, token)
@@ -120,6 +125,7 @@ async def save(
         if lock_token:
             purge.release_later(key, lock_token)
         return False
+    dictionary_worker.stored(key, value, timeout)  # sampled, maybe recompressed, off the loop
     return True
 
 

@@ -23,7 +23,7 @@ import os
 import secrets
 import time
 
-from . import clock
+from . import clock, dictionary, dictionary_worker
 from .conf import on_reload, settings
 from .core import entry as entries
 from .core import flow
@@ -118,6 +118,7 @@ def save(
             # would wait for the lock until LOCK_TIMEOUT. Release it once the cache answers.
             release_later(key, lock_token)
         return False
+    dictionary_worker.stored(key, value, timeout)  # sampled, maybe recompressed, off this path
     return True
 
 
@@ -203,17 +204,19 @@ def decoded(key: str) -> tuple[str, entries.Entry] | None:
 
 
 def decode(
-    key: str, found: Lookup, known: tuple[str, entries.Entry] | None
+    key: str, found: Lookup, known: tuple[str, entries.Entry] | None, *, fetch: bool = True
 ) -> entries.Entry | None:
     """The entry a lookup found: ``known`` if Redis left the body out (same content id),
-    else the body decoded (and remembered)."""
+    else the body decoded (and remembered). A dictionary the body needs is fetched first
+    if this process lacks it (unless not ``fetch``: the async driver fetched it already);
+    one that cannot be had makes it a miss."""
     global _decoded_bytes
     if found.value is None:
         # Redis left the body out: only because our copy has the current content id.
         if known is not None and found.entry_id and known[0] == found.entry_id:
             return known[1]
         return None
-    stored = entries.loads(found.value)
+    stored = entries.loads(found.value, dictionary.needed_by(found.value, fetch=fetch))
     if stored is not None and found.entry_id:
         if _decoded_bytes + len(stored.body) > DECODED_LIMIT_BYTES:
             forget_decoded()

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model
 from django.utils.functional import Promise, empty
 
-from . import clock, driver, serve
+from . import clock, dictionary, driver, serve
 from .conf import settings
 from .core import entry as entries
 from .core import keys
@@ -298,7 +298,8 @@ def _finish(
         return [Release(key, outcome.token, uncacheable=True)]
     own, carried = state.judged_tags(state.start)
     entry = entries.Entry(0, "", (), body, own, state.start, ttl, stale_ttl, carried)
-    return [Save(key, entries.dumps(entry), ttl + stale_ttl, None, outcome.token)]
+    value = entries.dumps(entry, dictionary=dictionary.for_writing())
+    return [Save(key, value, ttl + stale_ttl, None, outcome.token)]
 
 
 def _fresh_until(outcome: Outcome) -> float:

@@ -18,7 +18,7 @@ from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import get_token
 
-from . import clock, driver
+from . import clock, dictionary, driver
 from .conf import on_reload, settings
 from .core import csrf, keys, policy, request_facts
 from .core import entry as entries
@@ -443,7 +443,8 @@ def store_ops(
             stale_ttl,
             carried,
             placeholder,
-        )
+        ),
+        dictionary=dictionary.for_writing(),
     )
     vary = (page.base_key, entries.dumps_vary(names)) if names else None
     remember = (page.base_key, names) if names else None

@@ -215,11 +215,15 @@ def pages_site() -> Iterator[None]:
 @pytest.fixture
 def quiet_deliverer(monkeypatch: pytest.MonkeyPatch) -> None:
     """No background deliverer for this test: its turn-taking SET NX twice a second would
-    show up in server-wide counts (INFO commandstats, MONITOR)."""
+    show up in server-wide counts (INFO commandstats, MONITOR). Nor the site dictionary's
+    thread, which reads the current dictionary after a store."""
+    from pagecache import dictionary_worker
     from pagecache.purging import deliverer
 
     deliverer.stop()
     monkeypatch.setattr(deliverer, "_start", lambda: None)
+    dictionary_worker.stop()
+    monkeypatch.setattr(dictionary_worker, "_start", lambda: None)
 
 
 @pytest.fixture

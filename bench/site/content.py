@@ -23,9 +23,14 @@ def data_dir() -> Path:
     return Path(os.environ.get("BENCH_DATA_DIR", default))
 
 
-def row_values() -> list[dict[str, object]]:
-    """The rows of the page (about 20 KB of HTML once rendered)."""
-    rng = random.Random(8)
+#: The seed of ``/page/``'s rows; ``/pages/<n>/`` renders the same template from seed ``n``.
+PAGE_SEED = 8
+
+
+def row_values(seed: int = PAGE_SEED) -> list[dict[str, object]]:
+    """The rows of the page (about 20 KB of HTML once rendered); another ``seed`` gives
+    another page of the same site (same markup, other words)."""
+    rng = random.Random(seed)
     base = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)
     rows = []
     for position in range(ROWS):

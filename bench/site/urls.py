@@ -10,6 +10,7 @@ if settings.CONFIG == "django-cache-page":
 
 urlpatterns = [
     path("page/", page_view),
+    path("pages/<int:n>/", views.pages),
     path("const/", views.const),
     path("ready/", views.ready),
 ]

@@ -1,4 +1,5 @@
-"""The benchmarked views: ``/page/`` (template over database rows), ``/const/``, ``/ready/``."""
+"""The benchmarked views: ``/page/`` (template over database rows), ``/pages/<n>/`` (the
+same template over other rows), ``/const/``, ``/ready/``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 
-from .content import page_bytes
+from .content import page_bytes, row_values
 from .models import Row
 
 #: Counter key INCRed per render when BENCH_COUNT_RENDERS=1 (counted across processes).
@@ -54,6 +55,15 @@ def page(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(html)
     response["X-Render"] = f"{os.getpid()}-{number}"
     response["X-Queries"] = str(queries)
+    return response
+
+
+def pages(request: HttpRequest, n: int) -> HttpResponse:
+    """Other pages of the same site: ``/page/``'s template over rows drawn from seed ``n``
+    (no database), so that the site's compression dictionary has pages to train on."""
+    html = render_to_string("bench/page.html", {"rows": row_values(n)})
+    response = HttpResponse(html)
+    response["X-Render"] = f"{os.getpid()}-{next(_renders)}"
     return response
 
 

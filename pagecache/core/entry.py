@@ -4,17 +4,23 @@ Layout (format 3)::
 
     b"PC3 " start ttl_ms stale_ms id n tag1..tagn [start_k n_k tags...]... b"\\n"
                                             header, read by Python and by Lua
-    codec byte (b"0" raw, b"z" zlib, b"s" zstd)
+    codec byte (b"0" raw, b"z" zlib, b"s" zstd, b"d" zstd with the site dictionary)
     payload: b"STATUS REASON\\r\\n" [b":csrf: placeholder\\r\\n"] headers b"\\r\\n" body
                                             (compressed as a whole)
 
 The header is plain ASCII-ish text so the Redis lookup script can check tag versions
 without reading the body. ``start`` is the purge clock read when the render began
 (see :mod:`pagecache.purging`); it is what makes a render that raced a purge stale. ``id``
-is a digest of the whole entry (header fields and payload): a process that already decoded
-that entry can skip transferring and decoding it again (see :mod:`pagecache.driver`).
+is a digest of the whole entry (header fields and payload, as first compressed): a process
+that already decoded that entry can skip transferring and decoding it again (see
+:mod:`pagecache.driver`). Compressing the same entry again (:func:`with_payload`) keeps
+its header, id included: the content is the same.
+
+A ``d`` payload is a zstd frame that names its dictionary (:mod:`pagecache.core.compression`):
+:func:`wanted_dictionary` says which, so the driver can fetch it before :func:`loads`.
 Anything that does not parse — an older or newer format, a foreign value, a truncated
-or corrupt payload, a codec this Python lacks — loads as ``None`` and is a miss.
+or corrupt payload, a codec this Python lacks, a dictionary not given — loads as ``None``
+and is a miss.
 
 :func:`judge` is the freshness rule, shared by the Lua script and the generic store.
 """
@@ -22,44 +28,18 @@ or corrupt payload, a codec this Python lacks — loads as ``None`` and is a mis
 from __future__ import annotations
 
 import hashlib
-import threading
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-try:  # Python 3.14+ ships zstd; older ones use the zstandard wheel.
-    from compression import zstd as _zstd_std  # type: ignore[import-not-found,unused-ignore]
-
-    def _zstd_compress(data: bytes) -> bytes:
-        return bytes(_zstd_std.compress(data, level=3))
-
-    def _zstd_decompress(data: bytes) -> bytes:
-        return bytes(_zstd_std.decompress(data))
-
-    HAVE_ZSTD = True
-except ImportError:
-    try:
-        import zstandard as _zstandard
-
-        # zstandard's (de)compressor objects must not be used by two threads at once
-        # (threaded servers decode at the same moment): one pair per thread.
-        _codecs = threading.local()
-
-        def _zstd_compress(data: bytes) -> bytes:
-            compressor = getattr(_codecs, "compressor", None)
-            if compressor is None:
-                compressor = _codecs.compressor = _zstandard.ZstdCompressor(level=3)
-            return compressor.compress(data)
-
-        def _zstd_decompress(data: bytes) -> bytes:
-            decompressor = getattr(_codecs, "decompressor", None)
-            if decompressor is None:
-                decompressor = _codecs.decompressor = _zstandard.ZstdDecompressor()
-            return decompressor.decompress(data)
-
-        HAVE_ZSTD = True
-    except ImportError:  # pragma: no cover - exercised only without zstandard installed
-        HAVE_ZSTD = False
+from .compression import (
+    FAST_LEVEL,
+    HAVE_ZSTD,
+    Dictionary,
+    frame_dictionary_id,
+    zstd_compress,
+    zstd_decompress,
+)
 
 MAGIC = b"PC3 "
 VARY_MAGIC = b"PCV "
@@ -101,8 +81,11 @@ class Entry:
         return starts
 
 
-def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
-    """Encode ``entry``; the result starts with :data:`MAGIC`."""
+def dumps(
+    entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES, dictionary: Dictionary | None = None
+) -> bytes:
+    """Encode ``entry``; the result starts with :data:`MAGIC`. A payload worth compressing
+    is compressed with ``dictionary`` if one is given (at the fast level)."""
     lines = [f"{entry.status} {entry.reason}"]
     if entry.csrf_placeholder:
         lines.append(f"{CSRF_LINE}: {entry.csrf_placeholder}")  # not a header name: no clash
@@ -110,8 +93,10 @@ def dumps(entry: Entry, *, compress_min: int = COMPRESS_MIN_BYTES) -> bytes:
     payload = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + entry.body
     codec = b"0"
     if len(payload) >= compress_min:
-        if HAVE_ZSTD:
-            codec, payload = b"s", _zstd_compress(payload)
+        if dictionary is not None:
+            codec, payload = b"d", dictionary.compress(payload, FAST_LEVEL)
+        elif HAVE_ZSTD:
+            codec, payload = b"s", zstd_compress(payload)
         else:
             codec, payload = b"z", zlib.compress(payload, 1)
     groups: dict[int, list[str]] = {}
@@ -176,22 +161,16 @@ def read_header(data: object) -> Header | None:
         return None
 
 
-def loads(data: object) -> Entry | None:
-    """Decode a stored value; ``None`` for anything that is not a readable format-3 entry."""
+def loads(data: object, dictionary: Dictionary | None = None) -> Entry | None:
+    """Decode a stored value; ``None`` for anything that is not a readable format-3 entry
+    (``dictionary``: the one :func:`wanted_dictionary` named, if any)."""
     header = read_header(data)
     if header is None:
         return None
     assert isinstance(data, bytes)
     try:
-        newline = header.end
-        codec, payload = data[newline + 1 : newline + 2], data[newline + 2 :]
-        if codec == b"s":
-            if not HAVE_ZSTD:
-                return None
-            payload = _zstd_decompress(payload)
-        elif codec == b"z":
-            payload = zlib.decompress(payload)
-        elif codec != b"0":
+        payload = _decompress(data, header, dictionary)
+        if payload is None:
             return None
         head, body = payload.split(b"\r\n\r\n", 1)
         # A line break inside a header value would let a forged entry inject headers.
@@ -218,6 +197,53 @@ def loads(data: object) -> Entry | None:
     except Exception:
         # Corrupt or foreign data (including any decompressor error) is a miss, never a 500.
         return None
+
+
+def _decompress(data: bytes, header: Header, dictionary: Dictionary | None) -> bytes | None:
+    """The payload of an entry, or ``None`` for a codec or dictionary this process lacks."""
+    codec, compressed = data[header.end + 1 : header.end + 2], data[header.end + 2 :]
+    if codec == b"0":
+        return compressed
+    if codec == b"s":
+        return zstd_decompress(compressed) if HAVE_ZSTD else None
+    if codec == b"z":
+        return zlib.decompress(compressed)
+    if codec == b"d":
+        if dictionary is None or frame_dictionary_id(compressed) != dictionary.id:
+            return None
+        return dictionary.decompress(compressed)
+    return None
+
+
+def wanted_dictionary(data: object) -> int | None:
+    """The id of the dictionary an entry's payload is compressed with, or ``None`` if it
+    needs none (or is no entry)."""
+    if not isinstance(data, bytes) or not data.startswith(MAGIC):
+        return None
+    newline = data.find(b"\n")
+    if newline == -1 or data[newline + 1 : newline + 2] != b"d":
+        return None
+    return frame_dictionary_id(data[newline + 2 : newline + 20]) or None
+
+
+def payload_of(data: object, dictionary: Dictionary | None = None) -> tuple[bytes, bytes] | None:
+    """An entry's header line (with its newline) and its uncompressed payload; ``None`` if
+    it cannot be read."""
+    header = read_header(data)
+    if header is None:
+        return None
+    assert isinstance(data, bytes)
+    try:
+        payload = _decompress(data, header, dictionary)
+    except Exception:  # corrupt: nothing to compress again
+        return None
+    return (data[: header.end + 1], payload) if payload is not None else None
+
+
+def with_payload(head: bytes, payload: bytes, dictionary: Dictionary, level: int) -> bytes:
+    """The entry ``head`` names, its payload compressed with ``dictionary`` at ``level``
+    (the header and its content id are kept: it is the same entry)."""
+    return head + b"d" + dictionary.compress(payload, level)
 
 
 def _split_header(line: str) -> tuple[str, str]:

@@ -139,7 +139,7 @@ def prune(
     are dropped and the floor is raised to the newest one dropped: an entry whose render
     took longer than the allowance becomes a miss, never fresh again.
 
-    >>> prune({"h:a": 10, "s:b": 900, "clock": 900}, floor=5, now_us=2_000, life_ms=1,
+    >>> prune({"h:a": 10, "s:b": 1_500, "clock": 1_500}, floor=5, now_us=2_000, life_ms=1,
     ...       allowance_ms=0)
     (['h:a'], 10)
     """

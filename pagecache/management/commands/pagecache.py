@@ -13,7 +13,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.test import RequestFactory
 
-from pagecache import serve
+from pagecache import dictionary, serve
 from pagecache.conf import settings
 from pagecache.core import entry as entries
 from pagecache.core import request_facts
@@ -146,7 +146,9 @@ class Command(BaseCommand):
             key = serve.variant_key(page, names)
             found = store.lookup(key)
         self.stdout.write(f"key:      {key}")
-        stored = entries.loads(found.value) if found.value is not None else None
+        stored = None
+        if found.value is not None:
+            stored = entries.loads(found.value, dictionary.needed_by(found.value))
         if stored is None:
             state = "not cached" if found.state is State.MISS else found.state.value
             self.stdout.write(f"state:    {state}")
