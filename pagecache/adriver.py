@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from . import clock, dictionary, dictionary_worker, driver
+from . import clock, dictionary, dictionary_worker, driver, telemetry
 from .conf import settings
 from .core import flow
 from .core.flow import NO_CACHE, Action, Outcome
@@ -55,7 +55,9 @@ async def lookup(
 ) -> Lookup | None:
     """Look ``key`` up; ``None`` (and the breaker opened) if the cache failed."""
     try:
-        found = await store.lookup(key, lock_token, lock_ms, known_id)
+        with telemetry.span("pagecache.lookup", {"pagecache.key": key}) as span:
+            found = await store.lookup(key, lock_token, lock_ms, known_id)
+            span.set_attribute("pagecache.status", found.state.value)
     except Exception as exc:  # StoreUnavailable, or anything else: never a 500
         driver.failed("lookup", exc)
         if lock_token:
@@ -119,7 +121,10 @@ async def save(
     if store is None:  # settings changed under us: leave it to the next render
         return False
     try:
-        await store.save(key, value, timeout, vary, lock_token)
+        with telemetry.span(
+            "pagecache.store", {"pagecache.key": key, "pagecache.bytes": len(value)}
+        ):
+            await store.save(key, value, timeout, vary, lock_token)
     except Exception as exc:  # StoreUnavailable, or anything else: never a 500
         driver.failed("store", exc)
         if lock_token:

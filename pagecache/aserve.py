@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from . import adriver
+from . import adriver, observe
 from .core import csrf, request_facts
 from .core import entry as entries
 from .core.flow import Action, Outcome, Save, StoreOps
@@ -20,8 +20,8 @@ from .core.render import current_render
 from .core.responses import hit_parts
 from .purging import purge
 from .serve import (
+    bypassed,
     finish_render,
-    mark,
     page_of,
     remember_vary,
     restore_conditions,
@@ -44,15 +44,26 @@ async def aserve(
 ) -> HttpResponseBase:
     """Answer ``request`` from the page cache, or render it and store the result
     (``outermost`` as for :func:`pagecache.serve.serve`)."""
+    report = observe.begin_request() if observe.current.get() is None else None
+    try:
+        return await _aserve(request, get_response, outermost)
+    finally:
+        observe.end_request(report)
+
+
+async def _aserve(
+    request: HttpRequest, get_response: AsyncGetResponse, outermost: bool
+) -> HttpResponseBase:
     page = page_of(request)
     if isinstance(page, str):
         token = current_render.set(start_bypass(request, page, may_block=False))
         try:
-            return mark(await get_response(request), "BYPASS")
+            return bypassed(request, await get_response(request), page)
         finally:
             current_render.reset(token)
     outcome = await obtain(page)
     if outcome.action in (Action.HIT, Action.STALE):
+        observe.served("page", outcome.key, outcome.action.name, outcome.entry)
         return to_response(hit_parts(page, outcome))
     state = start_render(request, outcome, outermost, may_block=False)
     lock_key = outcome.key or page.base_key

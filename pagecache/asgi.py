@@ -26,7 +26,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.handlers.asgi import ASGIRequest
 
-from . import aserve, serve
+from . import aserve, observe, serve
 from .adriver import has_async_store
 from .conf import on_reload
 from .core import responses
@@ -97,4 +97,5 @@ class PageCacheASGI:
         # Stale: let the middleware serve it, so one request takes the lock and re-renders.
         if outcome.action is not Action.HIT:
             return None
+        observe.served("page", outcome.key, "HIT", outcome.entry)
         return responses.hit_parts(page, outcome)

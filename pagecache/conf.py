@@ -152,6 +152,7 @@ OPTIONS: dict[str, Option] = {
     ),
     "MAX_ENTRY_BYTES": Option(lambda: 1_048_576, lambda v: _is_int(v, 1), "a positive int"),
     "COMPRESSION_DICTIONARY": Option(lambda: True, lambda v: isinstance(v, bool), "a bool"),
+    "STATS": Option(lambda: False, lambda v: isinstance(v, bool), "a bool"),
     "STATUS_HEADER": Option(lambda: "X-Cache", _is_optional_header, "a header name (str) or None"),
     "TAG_HEADER": Option(lambda: None, _is_optional_header, "a header name (str) or None"),
     "MODELS": Option(lambda: (), _is_model_labels, 'a list of "app_label.ModelName" strings'),
@@ -202,6 +203,7 @@ class PageCacheSettings:
     CACHE_CONTROL: str | None
     PURGERS: tuple[object, ...]
     MAX_ENTRY_BYTES: int
+    STATS: bool
     COMPRESSION_DICTIONARY: bool
     STATUS_HEADER: str | None
     TAG_HEADER: str | None

@@ -23,7 +23,7 @@ import os
 import secrets
 import time
 
-from . import clock, dictionary, dictionary_worker
+from . import clock, dictionary, dictionary_worker, telemetry
 from .conf import on_reload, settings
 from .core import entry as entries
 from .core import flow
@@ -85,7 +85,9 @@ def lookup(
 ) -> Lookup | None:
     """Look ``key`` up; ``None`` (and the breaker opened) if the cache failed."""
     try:
-        found = store.lookup(key, lock_token, lock_ms, known_id)
+        with telemetry.span("pagecache.lookup", {"pagecache.key": key}) as span:
+            found = store.lookup(key, lock_token, lock_ms, known_id)
+            span.set_attribute("pagecache.status", found.state.value)
     except StoreUnavailable as exc:
         failed("lookup", exc)
         if lock_token:
@@ -110,7 +112,10 @@ def save(
         release(key, lock_token, uncacheable=True)
         return False
     try:
-        get_store().save(key, value, timeout, vary, lock_token)
+        with telemetry.span(
+            "pagecache.store", {"pagecache.key": key, "pagecache.bytes": len(value)}
+        ):
+            get_store().save(key, value, timeout, vary, lock_token)
     except StoreUnavailable as exc:
         failed("store", exc)
         if lock_token:

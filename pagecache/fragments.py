@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Model
 from django.utils.functional import Promise, empty
 
-from . import clock, dictionary, driver, serve
+from . import clock, dictionary, driver, observe, serve
 from .conf import settings
 from .core import entry as entries
 from .core import keys
@@ -241,6 +241,7 @@ def _served(outcome: Outcome, parent: RenderState | None) -> str | None:
     """The cached HTML if the lookup found a servable entry (else ``None``)."""
     if outcome.action not in (Action.HIT, Action.STALE) or outcome.entry is None:
         return None
+    observe.served("fragment", outcome.key, outcome.action.name, outcome.entry)
     if parent is not None:
         # The cached part brings its tags with the starts they are judged against, and
         # its expiry: whatever embeds it is stale when it is (SPEC §6.2).
@@ -281,23 +282,32 @@ def _finish(
 ) -> StoreOps:
     """What a rendered block asks of the store: save it, or release its render lock."""
     ttl = ttl if ttl is not None else settings.TTL
+    render_ms = state.elapsed_ms()
+    observe.rendered("fragment", name, key, "MISS", render_ms)
     if parent is not None:
         parent.embed_render(state, ttl)
     if outcome.start is None:
+        observe.not_stored("fragment", name, key, "the cache was unusable")
         return []
     if state.start is None:
+        observe.not_stored("fragment", name, key, "no start known for its data")
         return [Release(key, outcome.token, uncacheable=False)]  # the next render may store
     if csrf_handed_out or _contains_token(html, csrf_token):
-        logger.debug("pagecache: not storing fragment %s: CSRF token was used", name)
+        observe.not_stored("fragment", name, key, "a CSRF token was used in it")
         return [Release(key, outcome.token, uncacheable=True)]
     body = html.encode("utf-8")
     stale_ttl = stale_ttl if stale_ttl is not None else settings.STALE_TTL
     ttl = state.fresh_seconds(ttl)
     if len(body) > settings.MAX_ENTRY_BYTES or ttl + stale_ttl == 0:
         # Too big, or it embeds something already stale and may not be served stale.
+        reason = "larger than MAX_ENTRY_BYTES" if ttl + stale_ttl else "it embeds a stale part"
+        observe.not_stored("fragment", name, key, reason)
         return [Release(key, outcome.token, uncacheable=True)]
     own, carried = state.judged_tags(state.start)
-    entry = entries.Entry(0, "", (), body, own, state.start, ttl, stale_ttl, carried)
+    observe.stored("fragment", name, key, own + tuple(tag for tag, _ in carried))
+    entry = entries.Entry(
+        0, "", (), body, own, state.start, ttl, stale_ttl, carried, "", name, render_ms
+    )
     value = entries.dumps(entry, dictionary=dictionary.for_writing())
     return [Save(key, value, ttl + stale_ttl, None, outcome.token)]
 

@@ -18,7 +18,7 @@ from django.http import HttpResponse, HttpResponseBase, QueryDict
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import get_token
 
-from . import clock, dictionary, driver
+from . import clock, dictionary, driver, observe
 from .conf import on_reload, settings
 from .core import csrf, keys, policy, request_facts
 from .core import entry as entries
@@ -63,21 +63,34 @@ def serve(
     page lookup (otherwise the render starts at the request's arrival, if earlier).
     ``in_view``: ``@cache_page`` on its own, below ``CsrfViewMiddleware``.
     """
-    page = page_of(request)
-    if isinstance(page, str):
-        token = current_render.set(start_bypass(request, page))
-        try:
-            return mark(get_response(request), "BYPASS")
-        finally:
-            current_render.reset(token)
+    report = observe.begin_request() if observe.current.get() is None else None
+    try:
+        page = page_of(request)
+        if isinstance(page, str):
+            token = current_render.set(start_bypass(request, page))
+            try:
+                return bypassed(request, get_response(request), page)
+            finally:
+                current_render.reset(token)
 
-    outcome = _handed_over(request, page) or obtain(page)
-    if outcome.action in (Action.HIT, Action.STALE):
-        # No view runs: nothing else to do. Below CsrfViewMiddleware (@cache_page alone), a
-        # stored form gets its token from Django, which then sets the cookie itself.
-        token_source = partial(get_token, request) if in_view else None
-        return to_response(hit_parts(page, outcome, token_source))
-    return _render(request, get_response, start_render(request, outcome, outermost), page, outcome)
+        outcome = _handed_over(request, page) or obtain(page)
+        if outcome.action in (Action.HIT, Action.STALE):
+            # No view runs: nothing else to do. Below CsrfViewMiddleware (@cache_page alone),
+            # a stored form gets its token from Django, which then sets the cookie itself.
+            token_source = partial(get_token, request) if in_view else None
+            observe.served("page", outcome.key, outcome.action.name, outcome.entry)
+            return to_response(hit_parts(page, outcome, token_source))
+        state = start_render(request, outcome, outermost)
+        return _render(request, get_response, state, page, outcome)
+    finally:
+        observe.end_request(report)
+
+
+def bypassed(request: HttpRequest, response: HttpResponseBase, reason: str) -> HttpResponseBase:
+    """A page the cache was not asked for (``reason``), counted and marked BYPASS."""
+    observe.rendered("page", observe.view_name(request), "", "BYPASS")
+    observe.not_stored("page", observe.view_name(request), "", reason)
+    return mark(response, "BYPASS")
 
 
 def page_of(request: HttpRequest) -> request_facts.PageRequest | str:
@@ -296,6 +309,7 @@ def _render(
         response.add_post_render_callback(  # type: ignore[attr-defined]
             lambda rendered: run(store_ops(request, rendered, state, page, start, lock_key, lock))
         )
+        observe.rendered("page", observe.view_name(request), lock_key, "MISS")
         return mark(response, "MISS")
     response, ops = finish_render(request, response, state, page, outcome, withheld)
     run(ops)
@@ -339,12 +353,18 @@ def finish_render(
     """The response to send for a rendered page, and what to store and release (the
     sync and async drivers both carry the operations out)."""
     lock_key = outcome.key or page.base_key
+    name = observe.view_name(request)
     if state.exempt:
+        observe.rendered("page", name, lock_key, "BYPASS")
+        observe.not_stored("page", name, lock_key, "the view is exempt")
         return mark(response, "BYPASS"), [Release(lock_key, outcome.token, uncacheable=True)]
+    observe.rendered("page", name, lock_key, "MISS", state.elapsed_ms())
     start = state.start  # the request's start (the page lookup's clock, at the latest)
     if not store_allowed(request, state, outcome) or start is None:
         # An unknown start (the cache failed when the request arrived) is no reason to mark
         # the page uncacheable for a TTL.
+        reason = "not a GET" if request.method != "GET" else "the cache was unusable"
+        observe.not_stored("page", name, lock_key, reason)
         return mark(response, "MISS"), [
             Release(lock_key, outcome.token, uncacheable=start is not None)
         ]
@@ -406,8 +426,9 @@ def store_ops(
         else:
             body, placeholder = taken.body, taken.placeholder
             excluded |= {"etag"}  # each visitor's copy differs: no validator shared by all
+    name = observe.view_name(request)
     if not decision:
-        logger.debug("pagecache: not storing %s: %s", request.path, decision.reason)
+        observe.not_stored("page", name, lock_key, decision.reason)
         return [Release(lock_key, lock_token, uncacheable=True)]
     tags = tuple(state.tags)
     if settings.TAG_HEADER and tags:
@@ -419,7 +440,7 @@ def store_ops(
     ttl = state.fresh_seconds(state.ttl if state.ttl is not None else settings.TTL)
     stale_ttl = state.stale_ttl if state.stale_ttl is not None else settings.STALE_TTL
     if ttl + stale_ttl == 0:
-        logger.debug("pagecache: not storing %s: it embeds a stale fragment", request.path)
+        observe.not_stored("page", name, lock_key, "it embeds a stale fragment")
         return [Release(lock_key, lock_token, uncacheable=False)]
     own, carried = state.judged_tags(start)
     # Downstream caches keep the page no longer than pagecache will; the view's own wins.
@@ -443,9 +464,12 @@ def store_ops(
             stale_ttl,
             carried,
             placeholder,
+            name,
+            state.elapsed_ms(),
         ),
         dictionary=dictionary.for_writing(),
     )
+    observe.stored("page", name, lock_key, own + tuple(tag for tag, _ in carried))
     vary = (page.base_key, entries.dumps_vary(names)) if names else None
     remember = (page.base_key, names) if names else None
     # The lock was taken on the key looked up; the entry may land on a Vary variant of it.

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.handlers.wsgi import get_path_info, get_script_name
 
-from . import driver, serve
+from . import driver, observe, serve
 from .core import request_facts, responses
 from .core.flow import Action
 from .middleware import MIDDLEWARE_PATH
@@ -68,6 +68,7 @@ class PageCacheWSGI:
             return self.application(environ, start_response)
 
         if outcome.action in (Action.HIT, Action.STALE):
+            observe.served("page", outcome.key, outcome.action.name, outcome.entry)
             parts = responses.hit_parts(page, outcome)
             if parts.cookie is not None:
                 parts.headers.append(("Set-Cookie", parts.cookie))

@@ -341,7 +341,10 @@ def test_reasons_are_logged_at_debug(client, caplog):
         client.post("/other/")
         client.get("/cookie/")
     assert "pagecache: bypass /other/: method is not GET or HEAD" in caplog.text
-    assert "pagecache: not storing /cookie/: response sets a cookie" in caplog.text
+    assert (
+        "pagecache: not storing page tests.pages_urls.sets_cookie "
+        "(pc:p1:http://testserver/cookie/): response sets a cookie"
+    ) in caplog.text
 
 
 # -- nothing unkeyed shapes a stored page (SPEC §4) ----------------------------------------

@@ -45,6 +45,9 @@ MAGIC = b"PC3 "
 VARY_MAGIC = b"PCV "
 #: The payload line naming an entry's CSRF placeholder (a colon cannot start a header name).
 CSRF_LINE = ":csrf"
+#: The payload line saying what rendered the entry: its render time (ms) and its name (the
+#: URL pattern's name, or the fragment's), for STATS and the debug-toolbar panel.
+ABOUT_LINE = ":about"
 #: Bodies at least this large are compressed; below it compression costs more than it saves.
 COMPRESS_MIN_BYTES = 1024
 
@@ -69,6 +72,10 @@ class Entry:
     #: Where this render's CSRF token was taken out (see :mod:`pagecache.core.csrf`); "" if the
     #: page holds none. Each hit puts the visitor's own token there.
     csrf_placeholder: str = ""
+    #: The URL pattern's name (pages) or the fragment's name; "" when unknown.
+    name: str = ""
+    #: How long the render took, in milliseconds: what each hit saves.
+    render_ms: int = 0
 
     @property
     def all_tags(self) -> tuple[str, ...]:
@@ -89,6 +96,9 @@ def dumps(
     lines = [f"{entry.status} {entry.reason}"]
     if entry.csrf_placeholder:
         lines.append(f"{CSRF_LINE}: {entry.csrf_placeholder}")  # not a header name: no clash
+    if entry.name or entry.render_ms:
+        name = entry.name.replace("\r", " ").replace("\n", " ")
+        lines.append(f"{ABOUT_LINE}: {max(0, entry.render_ms)} {name}")
     lines.extend(f"{name}: {value}" for name, value in entry.headers)
     payload = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + entry.body
     codec = b"0"
@@ -181,6 +191,10 @@ def loads(data: object, dictionary: Dictionary | None = None) -> Entry | None:
         csrf_placeholder = ""
         if header_lines and header_lines[0].startswith(CSRF_LINE + ": "):
             csrf_placeholder = header_lines.pop(0)[len(CSRF_LINE) + 2 :]
+        name, render_ms = "", 0
+        if header_lines and header_lines[0].startswith(ABOUT_LINE + ": "):
+            ms_text, _, name = header_lines.pop(0)[len(ABOUT_LINE) + 2 :].partition(" ")
+            render_ms = int(ms_text)
         headers = tuple(_split_header(line) for line in header_lines)
         return Entry(
             int(status_text),
@@ -193,6 +207,8 @@ def loads(data: object, dictionary: Dictionary | None = None) -> Entry | None:
             header.stale_ms // 1000,
             header.carried,
             csrf_placeholder,
+            name,
+            render_ms,
         )
     except Exception:
         # Corrupt or foreign data (including any decompressor error) is a miss, never a 500.

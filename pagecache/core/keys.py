@@ -138,6 +138,12 @@ class Layout:
             if groups == 1
             else [f"{prefix}:{{{group}}}:tags" for group in range(groups)]
         )
+        #: Where ``STATS`` counters go, beside each group's versions (same slot).
+        self.stats_keys = (
+            [f"{prefix}:stats"]
+            if groups == 1
+            else [f"{prefix}:{{{group}}}:stats" for group in range(groups)]
+        )
 
     def group_of(self, key: str) -> int:
         if self.groups == 1:
@@ -156,3 +162,7 @@ class Layout:
     def tags_key_of(self, key: str) -> str:
         """The versions hash an entry under ``key`` is judged against."""
         return self.tags_keys[self.group_of(key)]
+
+    def stats_key_of(self, key: str) -> str:
+        """The stats hash a lookup of ``key`` adds the counters it carries to."""
+        return self.stats_keys[self.group_of(key)]

@@ -50,6 +50,11 @@ class RenderState:
     exempt: bool = False
     #: The CSRF tokens Django handed out during the render (``None``: not known).
     csrf_minted: list[str] | None = None
+    #: ``time.perf_counter()`` when the render began: what a hit on its entry saves.
+    began: float = field(default_factory=time.perf_counter)
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.began) * 1000)
 
     def begin(self, start: int | None) -> None:
         """Set the start (``None``: unknown, store nothing)."""

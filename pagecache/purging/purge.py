@@ -32,7 +32,7 @@ from functools import partial
 
 from django.db import connections
 
-from .. import clock
+from .. import clock, observe, telemetry
 from ..core.tags import normalize_tags
 from ..exceptions import PurgeError, StoreUnavailable
 from ..outage import breaker, log_failure
@@ -138,8 +138,7 @@ def _deliver(purge: Purge, raise_errors: bool) -> None:
             purge.records.append(record)
     log_failure(
         "purge",
-        "pagecache: purge of %s not delivered; kept, recorded, and re-sent when the cache "
-        "answers",
+        "pagecache: purge of %s not delivered; kept, recorded, and re-sent when the cache answers",
         ", ".join(purge.tags),
         level=logging.ERROR,
     )
@@ -163,7 +162,10 @@ def send_grouped(store: Store, purges: Iterable[tuple[Iterable[str], bool]]) -> 
     for soft in (False, True):
         tags = tuple(dict.fromkeys(t for names, s in purges if s is soft for t in names))
         if tags:
-            clock.saw(store.purge(tags, soft))
+            attributes = {"pagecache.tags": len(tags), "pagecache.soft": soft}
+            with telemetry.span("pagecache.purge", attributes):
+                clock.saw(store.purge(tags, soft))
+            observe.purged(tags, soft)
 
 
 def _send(batch: list[Purge]) -> bool:

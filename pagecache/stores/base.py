@@ -57,6 +57,15 @@ class Store(Protocol):
     def purge_all(self) -> int:
         """Make every entry stored so far stale; return the clock value used."""
 
+    def add_counts(self, counts: Sequence[str | int]) -> None:
+        """Add ``STATS`` counters (``field, amount, ...``)."""
+
+    def read_counts(self) -> list[tuple[bytes, bytes]]:
+        """Every ``STATS`` counter, as (field, amount) pairs."""
+
+    def reset_counts(self) -> None:
+        """Set every ``STATS`` counter back to zero."""
+
     def take_turn(self, key: str, ms: int) -> bool:
         """Claim ``key`` for ``ms`` milliseconds if nobody holds it; whether this call did."""
 

@@ -36,6 +36,7 @@ class DjangoCacheStore:
         self.cache = cache
         self.prefix = prefix
         self.floor_key = f"{prefix}:floor"
+        self.stats_key = f"{prefix}:stats"
 
     def _tag_key(self, kind: str, tag: str) -> str:
         return f"{self.prefix}:tv{kind}:{keys._digest(tag)}"
@@ -157,6 +158,27 @@ class DjangoCacheStore:
             now = _now_us()
             self.cache.set(self.floor_key, now, None)
             return now
+
+    def add_counts(self, counts: Sequence[str | int]) -> None:
+        """Counters in one cache value (read, add, write: two processes writing at the same
+        moment can lose each other's counts; Redis keeps them exact)."""
+        with _django_errors():
+            current = self.cache.get(self.stats_key)
+            table = dict(current) if isinstance(current, dict) else {}
+            for field, amount in zip(counts[::2], counts[1::2], strict=True):
+                table[str(field)] = table.get(str(field), 0) + int(amount)
+            self.cache.set(self.stats_key, table, None)
+
+    def read_counts(self) -> list[tuple[bytes, bytes]]:
+        with _django_errors():
+            current = self.cache.get(self.stats_key)
+        if not isinstance(current, dict):
+            return []
+        return [(str(k).encode(), str(v).encode()) for k, v in current.items()]
+
+    def reset_counts(self) -> None:
+        with _django_errors():
+            self.cache.delete(self.stats_key)
 
     def take_turn(self, key: str, ms: int) -> bool:
         with _django_errors():

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from importlib import resources
 from typing import Any
 
+from .. import stats
 from ..core import keys
 from ..core.freshness import LUA_CODES, Lock, Lookup
 from ..exceptions import StoreUnavailable
@@ -193,6 +194,7 @@ class RedisStore:
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
         # The hit path: plain EVALSHA (loading the script only when Redis lost it).
+        counts = stats.take()
         command = lookup_command(
             self._lookup_sha,
             self.layout.stored(key),
@@ -200,6 +202,8 @@ class RedisStore:
             lock_token,
             lock_ms,
             known_id,
+            self.layout.stats_key_of(key),
+            counts,
         )
         try:
             try:
@@ -208,6 +212,8 @@ class RedisStore:
                 self.client.script_load(LOOKUP_LUA)
                 reply = self._hot_call(command)
         except self._errors as exc:
+            if counts:
+                stats.give_back(counts)
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         found = parse_lookup(reply)
         if self.cluster and reply[6:7] == [1]:
@@ -356,6 +362,30 @@ class RedisStore:
         except StoreUnavailable:
             pass  # the next lookup that sees a recreated group tries again
 
+    def add_counts(self, counts: Sequence[str | int]) -> None:
+        """Add STATS counters (``field, amount, ...``) to the stats hash (one round trip;
+        lookups normally carry them)."""
+        pairs = list(zip(counts[::2], counts[1::2], strict=True))
+        with _converted_errors():
+            pipe = self.client.pipeline(transaction=False)
+            for field, amount in pairs:
+                pipe.hincrby(self.layout.stats_keys[0], str(field), int(amount))
+            pipe.execute()
+
+    def read_counts(self) -> list[tuple[bytes, bytes]]:
+        """Every counter of every stats hash (a cluster has one per group)."""
+        with _converted_errors():
+            return [
+                item
+                for stats_key in self.layout.stats_keys
+                for item in self.client.hgetall(stats_key).items()
+            ]
+
+    def reset_counts(self) -> None:
+        with _converted_errors():
+            for stats_key in self.layout.stats_keys:
+                self.client.delete(stats_key)
+
     def take_turn(self, key: str, ms: int) -> bool:
         with _converted_errors():
             return bool(self.client.set(key, b"1", nx=True, px=ms))
@@ -394,10 +424,32 @@ def _check_replicated(acknowledgements: Sequence[Any]) -> None:
 
 
 def lookup_command(
-    sha: str, key: str, tags_key: str, lock_token: str, lock_ms: int, known_id: str
+    sha: str,
+    key: str,
+    tags_key: str,
+    lock_token: str,
+    lock_ms: int,
+    known_id: str,
+    stats_key: str = "",
+    counts: Sequence[str | int] = (),
 ) -> tuple[Any, ...]:
     """The lookup script's EVALSHA, its KEYS and ARGV as lookup.lua reads them (sync and
-    async stores alike)."""
+    async stores alike); ``counts`` (STATS counters, ``field, amount, ...``) ride along."""
+    if counts:
+        lock = keys.lock_key(key)
+        return (
+            "EVALSHA",
+            sha,
+            4,
+            key,
+            tags_key,
+            lock,
+            stats_key,
+            lock_token,
+            lock_ms,
+            known_id,
+            *counts,
+        )
     return ("EVALSHA", sha, 3, key, tags_key, keys.lock_key(key), lock_token, lock_ms, known_id)
 
 

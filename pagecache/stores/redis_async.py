@@ -17,6 +17,7 @@ import asyncio
 import weakref
 from typing import Any
 
+from .. import stats
 from ..core import keys
 from ..core.freshness import Lookup
 from ..exceptions import StoreUnavailable
@@ -170,6 +171,7 @@ class AsyncRedisStore:
     async def lookup(
         self, key: str, lock_token: str = "", lock_ms: int = 0, known_id: str = ""
     ) -> Lookup:
+        counts = stats.take()
         command = lookup_command(
             self._lookup_sha,
             self.layout.stored(key),
@@ -177,6 +179,8 @@ class AsyncRedisStore:
             lock_token,
             lock_ms,
             known_id,
+            self.layout.stats_key_of(key),
+            counts,
         )
         try:
             try:
@@ -185,6 +189,8 @@ class AsyncRedisStore:
                 await self.client().script_load(LOOKUP_LUA)
                 reply = await self._hot_call(command)
         except self._errors as exc:
+            if counts:
+                stats.give_back(counts)
             raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         found = parse_lookup(reply)
         if self.cluster and reply[6:7] == [1]:

@@ -1,10 +1,16 @@
--- KEYS: entry key, tag-versions hash, lock key.
--- ARGV: lock token ('' = don't lock), lock ms, content id the caller already holds decoded.
+-- KEYS: entry key, tag-versions hash, lock key[, stats hash].
+-- ARGV: lock token ('' = don't lock), lock ms, content id the caller already holds decoded,
+-- then STATS counters this process collected (field, amount, ...), added to the stats
+-- hash here so that counting costs no round trip of its own.
 -- Returns {code, clock, value|false, pttl, lock, id|false, recreated}: code as in core/freshness.py's
 -- LUA_CODES, lock as its Lock values, recreated 1 when the versions were lost (a cluster
 -- then brings every group's clock up to this one). Only the entry's header is read here (GETRANGE):
 -- pulling a whole page through Lua costs far more than the checks, and the body is sent
 -- only if the caller lacks that id. The rule is core/freshness.py's judge(), line by line.
+if KEYS[4] then
+  -- pcall: a stats hash someone overwrote must not cost the page its lookup
+  for i = 4, #ARGV - 1, 2 do pcall(redis.call, 'HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1]) end
+end
 local floor, clk, recreated = clock_floor(KEYS[2])
 local function judge()
   -- Most headers fit in 256 bytes; a page with many tags needs a second, larger read.
