@@ -79,3 +79,47 @@ def table(fields: Iterable[tuple[bytes | str, bytes | str | int]]) -> list[Row]:
 
 def as_json(rows: Iterable[Row]) -> list[Mapping[str, object]]:
     return [{"scope": r.scope, "name": r.name, **r.counts, "hit_ratio": r.hit_ratio} for r in rows]
+
+
+def render_table(rows: Iterable[Row]) -> str:
+    """The rows as the plain-text table ``manage.py pagecache stats`` prints.
+
+    >>> print(render_table(table([("page|home|hit", 9), ("page|home|miss", 1)])))
+    scope  name  hit ratio  hits  stale  misses  bypasses  stores  saved
+    page   home        90%     9      0       1         0       0  0.0 s
+    """
+    header = (
+        "scope",
+        "name",
+        "hit ratio",
+        "hits",
+        "stale",
+        "misses",
+        "bypasses",
+        "stores",
+        "saved",
+    )
+    lines = [header]
+    for r in rows:
+        if r.scope == "all":
+            continue
+        ratio = "-" if r.hit_ratio is None else f"{r.hit_ratio:.0%}"
+        c = r.counts
+        lines.append((
+            r.scope, r.name, ratio, str(c.get("hit", 0)), str(c.get("stale", 0)),
+            str(c.get("miss", 0)), str(c.get("bypass", 0)), str(c.get("store", 0)),
+            f"{c.get('saved_ms', 0) / 1000:.1f} s",
+        ))  # fmt: skip
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = []
+    for line in lines:
+        cells = [
+            cell.ljust(widths[i]) if i < 2 else cell.rjust(widths[i]) for i, cell in enumerate(line)
+        ]
+        out.append("  ".join(cells).rstrip())
+    purges = next((r for r in rows if r.scope == "all"), None)
+    if purges is not None:
+        out.append(
+            f"purges: {purges.counts.get('purge', 0)} ({purges.counts.get('purged_tags', 0)} tags)"
+        )
+    return "\n".join(out)

@@ -1,4 +1,5 @@
-"""``manage.py pagecache purge|clear|inspect|deliver``: operate the cache from the command line.
+"""``manage.py pagecache purge|clear|inspect|deliver|stats``: operate the cache from the
+command line.
 
 Parsing and printing only; the work is done by ``purge_tags`` and the store.
 """
@@ -39,11 +40,22 @@ def normalize_cli_tag(tag: str) -> str:
 
 
 class Command(BaseCommand):
-    help = "Purge tags, clear pagecache's keys, or inspect a cached URL."
+    help = "Purge tags, clear pagecache's keys, inspect a cached URL, or show STATS counters."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(
-            dest="action", required=True, metavar="{purge,clear,inspect,deliver}"
+            dest="action", required=True, metavar="{purge,clear,inspect,deliver,stats}"
+        )
+        stats_parser = sub.add_parser(
+            "stats",
+            help="Hits, stale hits, misses, bypasses, stores and render time saved, per URL "
+            "name and fragment name (PAGECACHE['STATS'] = True), with hit ratios.",
+            description="Print the STATS counters of every process, summed, busiest first. "
+            "Counts reach Redis with each process's next lookup, or within 5 seconds.",
+        )
+        stats_parser.add_argument("--json", action="store_true", help="Print JSON.")
+        stats_parser.add_argument(
+            "--reset", action="store_true", help="Set every counter back to zero."
         )
         purge = sub.add_parser(
             "purge",
@@ -89,6 +101,29 @@ class Command(BaseCommand):
             getattr(self, f"handle_{options['action']}")(**options)
         except StoreUnavailable as exc:
             raise CommandError(f"The pagecache cache is unreachable: {exc}") from exc
+
+    def handle_stats(self, *, json: bool, reset: bool, **options: Any) -> None:
+        import json as json_module
+
+        from pagecache import stats as process_stats
+        from pagecache.core import stats as core_stats
+
+        store = get_store()
+        if reset:
+            store.reset_counts()
+            self.stdout.write("Reset every pagecache counter.")
+            return
+        process_stats.flush()  # this process's own counts (a shell that served requests)
+        rows = core_stats.table(store.read_counts())
+        if json:
+            self.stdout.write(json_module.dumps(core_stats.as_json(rows), indent=2))
+            return
+        if not settings.STATS:
+            self.stderr.write("PAGECACHE['STATS'] is off: nothing new is being counted.")
+        if not rows:
+            self.stdout.write("No counters yet.")
+            return
+        self.stdout.write(core_stats.render_table(rows))
 
     def handle_deliver(self, **options: Any) -> None:
         from pagecache.purging.deliverer import deliver_recorded
