@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     "pagecache-middleware": "`PageCacheMiddleware` first, hit",
     "pagecache-wsgi": "`PageCacheWSGI` around Django, hit",
     "pagecache-stale": "`PageCacheMiddleware`, every hit on the STALE path (lock held)",
+    "pagecache-stats": "`PageCacheMiddleware` first, hit, with `STATS` counting on",
     "asgi-django-site-cache": "uvicorn: Django's site cache (as `django-site-cache`)",
     "asgi-minimal": "uvicorn: limit control, ASGI wrapper, one pooled `redis.asyncio` GET",
     "asgi-pagecache-middleware": "uvicorn: `PageCacheMiddleware` first (native async), hit",
@@ -99,6 +100,12 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         "pagecache-middleware",
         "minimal-middleware",
         0.9,
+    )
+    ratio_row(
+        "Middleware hit with `STATS` on ≥ 0.95 × with it off",
+        "pagecache-stats",
+        "pagecache-middleware",
+        0.95,
     )
     ratio_row("WSGI fast-path hit ≥ 2.0 × Django site cache", "pagecache-wsgi", SITE, 2.0)
     ratio_row(

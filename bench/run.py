@@ -59,6 +59,7 @@ EXPECT = {
     "pagecache-middleware": "X-Cache: HIT",
     "pagecache-wsgi": "X-Cache: HIT",
     "pagecache-stale": "X-Cache: STALE",
+    "pagecache-stats": "X-Cache: HIT",
     "asgi-django-site-cache": "same X-Render on every request",
     "asgi-minimal": "X-Cache: HIT",
     "demo-home-uncached": "renders every time",

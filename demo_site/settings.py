@@ -91,6 +91,8 @@ PAGECACHE = {
     # so that a MISS they see can only come from a purge).
     "TTL": int(os.environ.get("PAGECACHE_DEMO_TTL", "10")),
     "STALE_TTL": 30,
+    # Counted per page and fragment name: `python manage.py pagecache stats` (demo: /cache/).
+    "STATS": True,
     # Saves, deletes and many-to-many changes of these purge their tags (apps.py adds more).
     "MODELS": [
         "demo_site.Article",

@@ -1,8 +1,9 @@
 """``PAGECACHE["STATS"]``: count hits, stale hits, misses, bypasses, stores, render time saved
 and purges, per URL name and per fragment name, without a round trip of their own.
 
-Counts collect in this process and ride along with the next lookup: the lookup script adds
-them to the stats hash in the round trip the request makes anyway. A process that stops
+Counts collect in this process and ride along with a lookup once a batch is due (64 counts
+or a second): the lookup script adds them to the stats hash in the round trip the request
+makes anyway, and a busy page's hits add up in the process first. A process that stops
 looking things up (idle, or on a generic cache backend) writes what it holds every
 :data:`FLUSH_SECONDS` from a background thread. With ``STATS`` off nothing is counted and a
 lookup carries nothing. With OpenTelemetry installed, every count is also a metric
@@ -14,17 +15,25 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from collections import Counter
 
+from . import telemetry
 from .conf import on_reload, settings
 from .core.stats import field_name
 
 #: Counters one lookup carries at most (the rest wait for the next one).
 PER_LOOKUP = 32
+#: A lookup carries counts once this many were made, or once a second: counts of one page
+#: add up in the process, so a busy page costs one HINCRBY per batch, not per hit.
+BATCH_EVENTS = 64
+BATCH_SECONDS = 1.0
 #: Seconds between background writes of counts no lookup carried.
 FLUSH_SECONDS = 5.0
 
 _pending: Counter[str] = Counter()
+_events = 0
+_last_taken = 0.0
 _lock = threading.Lock()
 _flusher: threading.Thread | None = None
 _stop = threading.Event()
@@ -32,26 +41,33 @@ _stop = threading.Event()
 
 def count(scope: str, name: str, event: str, amount: int = 1) -> None:
     """Count ``amount`` of ``event`` for a page or fragment ``name`` (no-op with STATS off)."""
+    global _events
     if not settings.STATS or amount <= 0:
         return
-    from . import telemetry
-
     telemetry.counted(scope, name, event, amount)
     with _lock:
         _pending[field_name(scope, name, event)] += amount
+        _events += 1
     if _flusher is None:
         _start()
 
 
-def take(limit: int = PER_LOOKUP) -> list[str | int]:
-    """Up to ``limit`` pending counters as ``[field, amount, ...]``, removed from the
-    pending set (give them back with :func:`give_back` if the write fails)."""
+def take(limit: int = PER_LOOKUP, *, now: bool = False) -> list[str | int]:
+    """Pending counters for a lookup to carry, as ``[field, amount, ...]`` (at most
+    ``limit``), once a batch is due (:data:`BATCH_EVENTS`, :data:`BATCH_SECONDS`) or ``now``;
+    removed from the pending set (:func:`give_back` them if the write fails)."""
+    global _events, _last_taken
     if not _pending:
+        return []
+    clock = time.monotonic()
+    if not now and _events < BATCH_EVENTS and clock - _last_taken < BATCH_SECONDS:
         return []
     out: list[str | int] = []
     with _lock:
         for name in list(_pending)[:limit]:
             out += [name, _pending.pop(name)]
+        _events = 0 if not _pending else _events
+        _last_taken = clock
     return out
 
 
@@ -73,7 +89,7 @@ def flush() -> None:
     from .stores.select import get_store
 
     while True:
-        items = take(500)
+        items = take(500, now=True)
         if not items:
             return
         try:

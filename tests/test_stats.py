@@ -79,7 +79,8 @@ def test_fragments_are_counted_by_name_with_the_render_time_they_save(counting):
     assert counts["saved_ms"] >= 2 * 20
 
 
-def test_counts_ride_along_with_the_next_lookup_without_a_round_trip(counting, redis_server):
+def test_counts_ride_along_with_a_lookup_without_a_round_trip(counting, redis_server, monkeypatch):
+    monkeypatch.setattr(stats, "BATCH_EVENTS", 1)  # every lookup finds a batch due
     client = Client()
     client.get("/page/")
     client.get("/page/")  # warm: the page decoded, the script loaded
@@ -92,6 +93,21 @@ def test_counts_ride_along_with_the_next_lookup_without_a_round_trip(counting, r
     assert _commands(raw)["cmdstat_evalsha"] == 1
     written = {row.name: row.counts for row in table(get_store().read_counts())}
     assert written[PAGE]["hit"] >= 1  # the earlier hit, written by this lookup
+
+
+def test_counts_add_up_in_the_process_until_a_batch_is_due(counting, monkeypatch):
+    client = Client()
+    client.get("/page/")
+    stats.flush()
+    for _ in range(10):
+        client.get("/page/")
+    assert stats.pending()[f"page|{PAGE}|hit"] >= 9  # not written hit by hit...
+    assert (
+        get_store().read_counts() and table(get_store().read_counts())[0].counts.get("hit", 0) == 0
+    )
+    monkeypatch.setattr(stats, "_last_taken", 0.0)  # ...but once a second
+    client.get("/page/")
+    assert table(get_store().read_counts())[0].counts["hit"] >= 10
 
 
 def test_with_stats_off_nothing_is_counted_or_carried(redis_server):
@@ -125,21 +141,23 @@ def test_the_command_prints_a_table_json_and_resets(counting):
     assert out.getvalue().strip() == "No counters yet."
 
 
-def test_a_down_redis_loses_no_counts(counting, private_cache):
+def test_a_down_redis_loses_no_counts(counting, private_cache, monkeypatch):
+    monkeypatch.setattr(stats, "BATCH_EVENTS", 1)  # every lookup carries what is pending
     server = private_cache()
     client = Client()
     client.get("/page/")
     client.get("/page/")
-    server.stop()
-    client.get("/page/")  # rendered uncached: its lookup failed and gave its counts back
-    assert stats.pending()
-    server.start()
+    server.pause(1.0)  # Redis stops answering (its data stays)
+    client.get("/page/")  # rendered uncached: its lookup timed out and gave its counts back
+    assert stats.pending()[f"page|{PAGE}|hit"] == 1
+    raw = server.client(socket_timeout=5)
+    assert raw.ping()  # answered once the pause is over
     from pagecache import outage
 
     outage.reset()
     seen = counters()
     assert seen[("page", PAGE)]["hit"] == 1
-    assert seen[("page", PAGE)]["miss"] == 1
+    assert seen[("page", PAGE)]["miss"] == 2  # the render while Redis was down is a miss too
 
 
 # -- OpenTelemetry ------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ CONFIGS = (
     "pagecache-middleware",
     "pagecache-wsgi",
     "pagecache-stale",
+    "pagecache-stats",
     # Under uvicorn (ASGI, one worker): the same site and caches.
     "asgi-django-site-cache",
     "asgi-minimal",
@@ -127,7 +128,13 @@ CACHE_MIDDLEWARE_KEY_PREFIX = ""
 #: An ASGI configuration runs the same site as its WSGI namesake (asgi-minimal: no cache
 #: middleware; the limit control wraps the ASGI application, see bench/site/asgi.py).
 SITE = CONFIG.removeprefix("asgi-")
-PAGECACHE_SITES = ("pagecache-middleware", "pagecache-wsgi", "pagecache-asgi", "pagecache-stale")
+PAGECACHE_SITES = (
+    "pagecache-middleware",
+    "pagecache-wsgi",
+    "pagecache-asgi",
+    "pagecache-stale",
+    "pagecache-stats",
+)
 
 
 if SITE == "django-site-cache":
@@ -151,6 +158,8 @@ elif SITE in (*PAGECACHE_SITES, "setup"):
     # its render lock, so every request takes the STALE path.
     STALE_ONLY = {"TTL": 1, "STALE_TTL": 3600}
     PAGECACHE = STALE_ONLY if CONFIG == "pagecache-stale" else {"TTL": PAGE_TTL}
+    if CONFIG == "pagecache-stats":  # the middleware hit with STATS counting on
+        PAGECACHE = {"TTL": PAGE_TTL, "STATS": True}
 
 # bench.scale: the same pagecache site on a Redis Cluster (the configuration's name is kept).
 if os.environ.get("BENCH_CLUSTER_URLS"):

@@ -7,6 +7,7 @@ by the URL pattern's name) or ``fragment`` (by the fragment's name), or ``all`` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ UNNAMED = "(unnamed)"
 MAX_NAME = 100
 
 
+@functools.lru_cache(maxsize=4096)
 def field_name(scope: str, name: str, event: str) -> str:
     """The hash field of one counter.
 
