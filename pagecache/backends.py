@@ -3,7 +3,8 @@
 Django's backend builds a ``redis.Redis`` per server and django-redis ships no cluster
 client, so this is the supported way to point ``CACHES`` (and pagecache) at a Redis
 Cluster. It is Django's ``RedisCache`` in every behaviour; only the client differs:
-one ``redis.cluster.RedisCluster`` per process, built from ``LOCATION`` (any node or
+a ``redis.cluster.RedisCluster`` (one per thread, as Django keeps cache objects per
+thread; pagecache's own store uses one per process), built from ``LOCATION`` (any node or
 several; the rest of the cluster is discovered), with multi-key operations split by hash
 slot, as a cluster requires.
 
@@ -51,7 +52,8 @@ class RedisClusterCacheClient(RedisCacheClient):
         self._cluster_lock = threading.Lock()
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        # One client per process: it holds the slot map and a pool per node.
+        # One client per cache object (Django makes one per thread): it holds the slot map
+        # and a pool per node.
         if self._cluster is None:
             with self._cluster_lock:
                 if self._cluster is None:

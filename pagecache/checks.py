@@ -270,6 +270,15 @@ W013 = CheckWarning(
 )
 
 
+def _unreachable(exc: Exception) -> bool:
+    """Whether building a client failed because no server answered (not a bad setup)."""
+    from redis.exceptions import ConnectionError, TimeoutError
+
+    return isinstance(exc, ConnectionError | TimeoutError | OSError) or (
+        "cannot be connected" in str(exc)
+    )
+
+
 def redis_version(text: str) -> tuple[int, ...]:
     """``"7.0.15"`` -> ``(7, 0, 15)``; unparsable parts count as 0.
 
@@ -295,7 +304,10 @@ def check_redis_server(
     try:
         client = built_redis_client(caches[alias])
     except Exception as exc:
-        return [_message(E008, alias=alias, error=f"{type(exc).__name__}: {exc}")]
+        error = f"{type(exc).__name__}: {exc}"
+        if _unreachable(exc):  # a cluster client connects as it is built
+            return [_message(W013, error=error, alias=alias)]
+        return [_message(E008, alias=alias, error=error)]
     if client is None:
         return []  # not Redis: nothing to check
     from .exceptions import StoreUnavailable

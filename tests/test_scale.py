@@ -7,6 +7,7 @@ failover in the middle of a test. Nothing is mocked; nodes are stopped and kille
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -429,3 +430,88 @@ def test_the_readme_snippets_work_with_only_the_addresses_changed(deployment):
         assert client.get("/page/")["X-Cache"] == "HIT"
         pagecache.purge_tags("page")
         assert client.get("/page/")["X-Cache"] == "MISS"
+
+
+# -- what the review of the first version found ---------------------------------------------
+
+
+def test_a_purge_no_replica_acknowledges_fails_and_is_not_taken_for_done(deployment):
+    """Redis replicates asynchronously: a purge only the master holds would die with it. With
+    the replica frozen (SIGSTOP: its link stays up, it acknowledges nothing), the purge must
+    fail, so that it is retried and recorded, never counted as delivered."""
+    import os
+    import signal
+
+    from pagecache.exceptions import PurgeError
+
+    key = get_store().layout.stored(page_key("/page/"))
+    master = deployment.primary_of(key)
+    replica = (
+        deployment.harness.replicas_of(master)[0]
+        if deployment.kind == "cluster"
+        else deployment.harness.replicas()[0]
+    )
+    pagecache.purge_tags("warm-up")  # the store knows there are replicas
+    os.kill(replica.pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(PurgeError):
+            pagecache.purge_tags("page", raise_errors=True)
+    finally:
+        os.kill(replica.pid, signal.SIGCONT)
+    from pagecache import outage
+
+    outage.reset()  # the breaker's second has passed
+    pagecache.purge_tags("page", raise_errors=True)  # acknowledged again
+
+
+def test_one_lost_group_brings_every_group_level_and_parts_are_cached_again(deployment):
+    """A group whose versions were lost restarts its clock ahead of the others; entries in it
+    rendered with a start read from another group would be misses until the next purge,
+    unless the clocks are levelled. Its mark stays until they are, whoever looks it up."""
+    if deployment.kind != "cluster":
+        pytest.skip("one group on a single master")
+    store = get_store()
+    pagecache.purge_tags("warm-up")
+    page = page_key("/page/")
+    lost = store.layout.tags_key_of(page)
+    other = next(
+        k for k in (page_key(f"/p{i}/") for i in range(100)) if store.layout.tags_key_of(k) != lost
+    )
+    assert store.client.delete(lost) == 1
+    store._realigned_at = time.monotonic()  # this process just levelled: another must
+    assert store.lookup(page).state.value == "miss"  # recreates the group, marked
+    assert store.client.hget(lost, "unaligned") == b"1"
+    store._realigned_at = 0.0  # a second later, or another process: the mark is still seen
+    store.lookup(page)
+    clocks = {int(store.client.hget(k, "clock")) for k in store.layout.tags_keys}
+    assert len(clocks) == 1
+    assert store.client.hget(lost, "unaligned") is None
+    start = store.lookup(other).clock  # a start read in another group...
+    value = dumps(Entry(200, "OK", (), b"part", ("t",), start, 30, 30))
+    store.save(page, value, 60)
+    assert store.lookup(page).state.value == "fresh"  # ...is judged fairly in the lost one
+
+
+def test_a_cluster_that_cannot_be_reached_costs_misses_and_recorded_purges_never_a_500(
+    pages_site,
+):
+    from tests.redis_harness import free_port
+
+    dead = {
+        "default": {
+            "BACKEND": "pagecache.backends.RedisClusterCache",
+            "LOCATION": f"redis://127.0.0.1:{free_port()}",
+            "OPTIONS": dict(TIMEOUTS),
+        }
+    }
+    from pagecache.checks import check_redis_server
+    from pagecache.models import PurgeRecord
+
+    with override_settings(CACHES=dead):
+        reset_pagecache_state()
+        assert Client().get("/page/").status_code == 200
+        assert Client().get("/page/").status_code == 200
+        pagecache.purge_tags("page")  # not delivered: recorded for later, no exception
+        assert PurgeRecord.objects.filter(tags__contains="page").exists()
+        assert [m.id for m in check_redis_server()] == ["pagecache.W013"]
+    reset_pagecache_state()

@@ -16,8 +16,9 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -44,7 +45,7 @@ _CLOCK_LUA = _lua("clock.lua")
 _LOCKS = {lock.value: lock for lock in Lock}
 
 #: How long a purge waits for a replica to acknowledge it before it counts as failed.
-REPLICA_WAIT_MS = 1000
+REPLICA_WAIT_MS = 250
 
 #: Seconds between two re-alignments of a cluster's group clocks by one process.
 _SYNC_INTERVAL = 1.0
@@ -90,6 +91,7 @@ class RedisStore:
         self._local = threading.local()
         self._hot_connections = not self.cluster and plain_pool(client.connection_pool)
         self._synced_at = 0.0
+        self._realigned_at = 0.0
         #: Whether the server had replicas at the last purge (it then waits for one).
         self._replicas = False
 
@@ -173,7 +175,7 @@ class RedisStore:
             return self.client.execute_command(*command)
         connection = connections.get(node.name)
         if connection is None:
-            pool = node.redis_connection.connection_pool
+            pool = self.client.get_redis_connection(node).connection_pool
             connection = connections[node.name] = pool.connection_class(**pool.connection_kwargs)
         try:
             connection.send_command(*command)
@@ -293,31 +295,61 @@ class RedisStore:
         # began before this purge, whichever group its start came from.
         clocks = self._group_clocks()
         least = max(int(reply[1]) for reply in clocks) + 1
-        replicated = {
-            self.client.get_node_from_key(tags_key).name: int(reply[3]) > 0
-            for tags_key, reply in zip(self.layout.tags_keys, clocks, strict=True)
-        }
+        by_node: dict[str, tuple[Any, list[str], bool]] = {}
+        for tags_key, reply in zip(self.layout.tags_keys, clocks, strict=True):
+            node = self.client.get_node_from_key(tags_key)
+            _, group_keys, replicated = by_node.setdefault(node.name, (node, [], False))
+            group_keys.append(tags_key)
+            by_node[node.name] = (node, group_keys, replicated or int(reply[3]) > 0)
         self._synced_at = time.monotonic()
+        work = [
+            partial(self._stamp_node, node, group_keys, replicated, mode, least, tags)
+            for node, group_keys, replicated in by_node.values()
+        ]
+        # One round trip of wall time: every node's stamp is sent at once.
+        versions = [v for stamped in _in_parallel(work) for v in stamped]
+        if len(set(versions)) > 1 and tags:
+            # Another purge ran between this one's phases on some node: level the clocks
+            # (a start above a group's clock is unreadable there until the next purge).
+            self._purge(mode, ())
+        return min(versions)
+
+    def _stamp_node(
+        self,
+        node: Any,
+        group_keys: list[str],
+        replicated: bool,
+        mode: str,
+        least: int,
+        tags: Sequence[str],
+    ) -> list[int]:
+        """Stamp the groups one node owns, on one connection, and (with replicas) WAIT on
+        that same connection: no redirect can move a script off the connection the WAIT
+        covers. A node that no longer owns a group refuses (MOVED): the purge fails, the
+        slot map is refreshed, and the purge is retried from the start."""
+        from redis.exceptions import AskError, MovedError
+
+        connection = self.client.get_redis_connection(node)
         for attempt in (1, 2):
-            pipe = self.client.pipeline(transaction=False)
-            for tags_key in self.layout.tags_keys:
+            pipe = connection.pipeline(transaction=False)
+            for tags_key in group_keys:
                 args = (1, tags_key, mode, self.allowance_ms, least, *tags)
                 pipe.execute_command("EVALSHA", self._purge_sha, *args)
-            waited = [name for name, has_replicas in replicated.items() if has_replicas]
-            for name in waited:
-                # After that node's scripts, on the same connection: a replica holds them.
-                node = self.client.get_node(node_name=name)
-                pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS, target_nodes=node)
+            if replicated:
+                pipe.execute_command("WAIT", 1, REPLICA_WAIT_MS)
             results = pipe.execute(raise_on_error=False)
             if attempt == 1 and any(isinstance(r, self._no_script) for r in results):
-                self.client.script_load(_PURGE_LUA)
+                connection.script_load(_PURGE_LUA)
                 continue
             for result in results:
+                if isinstance(result, MovedError | AskError):
+                    self.client.nodes_manager.initialize()  # the slots moved: learn where
+                    raise StoreUnavailable(f"a purge reached a node that moved: {result}")
                 if isinstance(result, Exception):
                     raise result
-            versions = results[: len(self.layout.tags_keys)]
-            _check_replicated(results[len(self.layout.tags_keys) :])
-            return max(int(reply[0]) for reply in versions)
+            if replicated:
+                _check_replicated(results[-1:])
+            return [int(reply[0]) for reply in results[: len(group_keys)]]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _purge_one(self, mode: str, tags: Sequence[str]) -> int:
@@ -350,12 +382,14 @@ class RedisStore:
 
     def _realign_clocks(self) -> None:
         """A group whose versions were lost restarts its clock at its server's time, ahead
-        of the others: starts read elsewhere would be older than its floor (every entry a
-        miss) until the next purge. An empty purge brings every group level now."""
+        of the others, and says so (its hash holds ``unaligned`` until a cluster stamp):
+        starts read elsewhere would be older than its floor (every entry a miss) until the
+        next purge. An empty purge brings every group level now; every lookup that sees the
+        mark asks for one, at most once a second per process."""
         now = time.monotonic()
-        if now - self._synced_at < _SYNC_INTERVAL:
+        if now - self._realigned_at < _SYNC_INTERVAL:
             return
-        self._synced_at = now
+        self._realigned_at = now
         try:
             with _converted_errors():
                 self._purge("h", ())
@@ -469,14 +503,40 @@ def parse_lookup(reply: Any) -> Lookup:
         raise StoreUnavailable(f"unreadable lookup reply: {reply!r:.80}") from exc
 
 
+def _in_parallel(work: Sequence[Callable[[], list[int]]]) -> list[list[int]]:
+    """Run each call on its own thread (the first on this one) and return their results in
+    order, raising the first error: requests to different nodes sent at once."""
+    if len(work) == 1:
+        return [work[0]()]
+    results: list[list[int] | BaseException] = [[] for _ in work]
+
+    def run(index: int) -> None:
+        try:
+            results[index] = work[index]()
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(1, len(work))]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [r for r in results if not isinstance(r, BaseException)]
+
+
 @contextmanager
 def _converted_errors() -> Iterator[None]:
-    """Turn redis-py and socket errors into :class:`StoreUnavailable`."""
-    from redis.exceptions import RedisError
+    """Turn redis-py's errors (a cluster client's own included) and socket errors into
+    :class:`StoreUnavailable`."""
+    from redis.exceptions import RedisClusterException, RedisError
 
     try:
         yield
-    except (RedisError, OSError) as exc:
+    except (RedisError, RedisClusterException, OSError) as exc:
         raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
@@ -523,7 +583,7 @@ def probe_server(client: Any) -> tuple[str, dict[str, str], bool]:
     """
     if is_cluster(client):
         with _converted_errors():
-            replies = [_probe(node.redis_connection) for node in client.get_primaries()]
+            replies = [_probe(client.get_redis_connection(n)) for n in client.get_primaries()]
         if not replies:
             raise StoreUnavailable("the cluster has no reachable primary")
         oldest = min(replies, key=lambda reply: _version_tuple(reply[0]))

@@ -144,9 +144,11 @@ class AsyncRedisStore:
         """redis.asyncio's cluster client, seeded with the nodes the sync one knows and its
         connection options (timeouts, credentials)."""
         from redis.asyncio.cluster import ClusterNode, RedisCluster
+        from redis.connection import SSLConnection
 
         node = self._sync_client.get_default_node()
-        kwargs = node.redis_connection.connection_pool.connection_kwargs
+        pool = self._sync_client.get_redis_connection(node).connection_pool
+        kwargs = pool.connection_kwargs
         import redis.asyncio as aioredis
 
         accepted = _parameters(RedisCluster) | _parameters(aioredis.Connection)
@@ -157,6 +159,8 @@ class AsyncRedisStore:
             and name in accepted
             and name not in ("host", "port", "db", "path")
         }
+        if issubclass(pool.connection_class, SSLConnection):
+            options["ssl"] = True  # the sync pool says TLS by its class, not by an option
         nodes = [ClusterNode(n.host, n.port) for n in self._sync_client.get_nodes()]
         return RedisCluster(startup_nodes=nodes, **options)
 

@@ -69,7 +69,14 @@ def get_store() -> Store:
         except InvalidCacheBackendError as exc:
             # Reported by check pagecache.E003; at run time the site works uncached.
             raise StoreUnavailable(str(exc)) from exc
-        client = redis_client_of(cache)
+        try:
+            client = built_redis_client(cache)
+        except Exception as exc:
+            # The client could not be built now: a cluster it could not reach, or a client
+            # class that cannot work (check E008). Never settle for the generic store then:
+            # its keys are not the Redis store's, so its purges would miss the others'.
+            # Unusable now, asked again once the breaker lets a request through.
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
         if client is not None:
             from ..core.freshness import PRUNE_MARGIN_MS
             from .redis import RedisStore

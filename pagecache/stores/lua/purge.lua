@@ -9,6 +9,7 @@ local floor, clk = clock_floor(KEYS[1])
 local least = tonumber(ARGV[3]) or 0
 local v = math.max(clk + 1, least > 0 and least or now_us())
 redis.call('HSET', KEYS[1], 'clock', fmt(v))
+redis.call('HDEL', KEYS[1], 'unaligned')
 if ARGV[1] == 'f' then
   floor = v
   redis.call('HSET', KEYS[1], 'floor', fmt(v))
