@@ -7,7 +7,8 @@ every request, is never cached, while ``PageCacheMiddleware`` stays first in
 ``MIDDLEWARE`` (a middleware above it would make pagecache date renders conservatively;
 see the README). It shows the ``X-Cache`` status, ``Age``, the time spent serving, the
 database queries run meanwhile and the tags the page carries (from
-``PAGECACHE["TAG_HEADER"]``). A few lines of script label each fragment's
+``PAGECACHE["TAG_HEADER"]``), and the switch of django-debug-toolbar when it is installed
+(:mod:`demo_site.toolbar`). A few lines of script label each fragment's
 ``{% frag_stamp %}`` marker "rendered now" or "cached, rendered N s ago" by comparing its
 time with the time this request arrived.
 """
@@ -41,7 +42,7 @@ font:12px/1.5 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 #pc-strip b.STALE{background:#a16207}
 #pc-strip details{max-width:100%}#pc-strip summary{cursor:pointer}
 #pc-strip .pc-tags{max-height:30vh;overflow:auto;word-break:break-all;color:#aeb4c2}
-#pc-strip label{margin-left:auto;cursor:pointer}
+#pc-strip label{margin-left:auto;cursor:pointer}#pc-strip a{color:#9cc3ff}
 body{padding-bottom:3rem}
 .frag-stamp:empty{display:none}
 .frag-stamp{float:right;margin-left:.5rem;padding:0 .45em;border-radius:3px;
@@ -119,7 +120,11 @@ class ServingStrip:
         elapsed_ms = (time.perf_counter() - started) * 1000
         headers = Headers(sent["headers"])
         if _wants_strip(environ, headers):
-            strip = render_strip(headers, arrived_ms, elapsed_ms, counter.count)
+            from demo_site.toolbar import strip_switch  # (imported once Django is set up)
+
+            strip = render_strip(
+                headers, arrived_ms, elapsed_ms, counter.count, strip_switch(environ)
+            )
             body = _insert_before_body_end(body, strip, headers)
         start_response(sent["status"], headers.items(), sent["exc_info"])
         return [body]
@@ -137,7 +142,13 @@ def _page_cache_setting(name: str, default: str | None) -> str | None:
     return getattr(settings, "PAGECACHE", {}).get(name, default)  # type: ignore[no-any-return]
 
 
-def render_strip(headers: Headers, arrived_ms: int, elapsed_ms: float, queries: int) -> SafeString:
+def render_strip(
+    headers: Headers,
+    arrived_ms: int,
+    elapsed_ms: float,
+    queries: int,
+    switch: SafeString | None = None,
+) -> SafeString:
     status_header = _page_cache_setting("STATUS_HEADER", "X-Cache")
     status = (headers.get(status_header) or "") if status_header else ""
     tag_header = _page_cache_setting("TAG_HEADER", None)
@@ -165,6 +176,8 @@ def render_strip(headers: Headers, arrived_ms: int, elapsed_ms: float, queries: 
                 format_html_join(" ", "<code>{}</code>", ((t,) for t in tags)),
             )
         )
+    if switch is not None:
+        parts.append(switch)
     parts.append(
         mark_safe('<label><input type="checkbox" id="pc-stamps" checked> fragment labels</label>')
     )

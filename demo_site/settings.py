@@ -7,6 +7,7 @@ and sets it when it is unset). Data lives in ``demo_site/data/`` (git-ignored), 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -111,3 +112,26 @@ LOGOUT_REDIRECT_URL = "/"
 
 USE_TZ = True
 TIME_ZONE = "UTC"
+
+# django-debug-toolbar with pagecache's panel, when it is installed and DEBUG is on: shown
+# only to a local reader who turns it on in the status strip (demo_site/toolbar.py). Only
+# when these are the settings in use: bench/ and argument/ import them, then turn DEBUG off.
+DEBUG_TOOLBAR = (
+    DEBUG
+    and os.environ.get("DJANGO_SETTINGS_MODULE", __name__) == __name__
+    and importlib.util.find_spec("debug_toolbar") is not None
+)
+if DEBUG_TOOLBAR:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    INSTALLED_APPS.append("debug_toolbar")
+    # Right after PageCacheMiddleware, which stays first: a hit never reaches the toolbar.
+    MIDDLEWARE.insert(1, "debug_toolbar.middleware.DebugToolbarMiddleware")
+    DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "pagecache.debug_toolbar.PageCachePanel"]
+    DEBUG_TOOLBAR_CONFIG = {
+        "SHOW_TOOLBAR_CALLBACK": "demo_site.toolbar.show_toolbar",
+        # Panels are fetched after the page, maybe from another gunicorn worker: keep
+        # their data in Redis, not in one process's memory.
+        "TOOLBAR_STORE_CLASS": "debug_toolbar.store.CacheStore",
+    }
+    INTERNAL_IPS = ["127.0.0.1", "::1"]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
@@ -20,3 +21,11 @@ urlpatterns = [
     # The admin's CSS under gunicorn too while DEBUG is on (runserver serves it itself).
     *staticfiles_urlpatterns(),
 ]
+
+if getattr(settings, "DEBUG_TOOLBAR", False):
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    from . import toolbar
+
+    urlpatterns += [path("debug-toolbar/", toolbar.switch, name="debug-toolbar")]
+    urlpatterns += debug_toolbar_urls()

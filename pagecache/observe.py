@@ -2,8 +2,9 @@
 logged (one DEBUG line on the ``pagecache`` logger) and, with ``DEBUG`` on, reported for the
 current request to the debug-toolbar panel (:mod:`pagecache.debug_toolbar`).
 
-The serving code calls :func:`served`, :func:`rendered`, :func:`stored`, :func:`not_stored`
-and :func:`purged`; nothing here does I/O (counts reach Redis with the next lookup).
+The serving code calls :func:`rendering`, :func:`served`, :func:`rendered`, :func:`stored`,
+:func:`not_stored` and :func:`purged`; nothing here does I/O (counts reach Redis with the
+next lookup).
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def _record(part: Part) -> None:
         report.page = part
     else:
         report.fragments.append(part)
+
+
+def rendering(scope: str, key: str, status: str, reason: str = "") -> None:
+    """A page about to be rendered: looked up and missed (``MISS``, at ``key``), or never
+    looked up (``BYPASS``, for ``reason``). Only reported — the debug-toolbar panel looks
+    while the view runs, before :func:`rendered` counts the page and replaces this."""
+    if current.get() is not None:
+        _record(Part(scope, "", key, status, stored=False if reason else None, reason=reason))
 
 
 def served(scope: str, key: str, status: str, entry: Entry | None) -> None:

@@ -48,6 +48,8 @@ VARY_MEMO_LIMIT = 10_000
 
 #: Where the WSGI fast path leaves its lookup for the middleware (saving a second one).
 OUTCOME_KEY = "pagecache.outcome"
+#: The URL namespace of django-debug-toolbar's own views (``render_panel`` and others).
+DEBUG_TOOLBAR_NAMESPACE = "djdt"
 
 
 def serve(
@@ -111,6 +113,7 @@ def start_bypass(request: HttpRequest, reason: str, *, may_block: bool = True) -
     ``may_block=False`` (the event loop): never ask the store for the clock; a process that
     has seen none yet stores nothing this request renders."""
     logger.debug("pagecache: bypass %s: %s", request.path, reason)
+    observe.rendering("page", "", "BYPASS", reason)
     state = render_state(request)
     remove_unkeyed_input(request)
     if state.open_start:
@@ -128,6 +131,7 @@ def start_render(
     request: HttpRequest, outcome: Outcome, outermost: bool, *, may_block: bool = True
 ) -> RenderState:
     """Prepare a request whose page is rendered: its input and its render's start."""
+    observe.rendering("page", outcome.key, "MISS")
     state = render_state(request)
     remove_unkeyed_input(request)
     remove_malformed_csrf_cookie(request)
@@ -382,29 +386,17 @@ def store_ops(
     lock_token: str,
 ) -> StoreOps:
     """What storing a rendered page takes: the entry to save, and the lock to release."""
-    session = getattr(request, "session", None)
-    streaming = response.streaming
-    body = b"" if streaming else response.content  # type: ignore[attr-defined]
-    cookies = dict(response.cookies)
+    body = b"" if response.streaming else response.content  # type: ignore[attr-defined]
     csrf_secret = request.META.get("CSRF_COOKIE")
-    # The CSRF cookie CsrfViewMiddleware set for the token this render used is put back per
-    # visitor on each hit; any other cookie is one visitor's.
-    csrf_cookie = cookies.pop(django_settings.CSRF_COOKIE_NAME, None)
-    csrf_used = bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE")) or csrf_cookie is not None
-    decision = policy.response_storability(
-        status=response.status_code,
-        streaming=streaming,
-        # A cookie in any form: response.cookies, or a Set-Cookie header written directly.
-        sets_cookie=bool(cookies)
-        or "Set-Cookie" in response.headers
-        or bool(getattr(session, "modified", False))
-        or (csrf_cookie is not None and csrf_cookie.value != csrf_secret),
-        cache_control=response.get("Cache-Control"),
-        vary=response.get("Vary"),
-        body_length=len(body),
-        status_codes=settings.STATUS_CODES,
-        max_entry_bytes=settings.MAX_ENTRY_BYTES,
-        debug_toolbar=policy.DEBUG_TOOLBAR_MARKUP in body,
+    csrf_used = (
+        bool(request.META.get("CSRF_COOKIE_NEEDS_UPDATE"))
+        or django_settings.CSRF_COOKIE_NAME in response.cookies
+    )
+    decision = response_storability(
+        request,
+        response,
+        body,
+        debug_toolbar=policy.DEBUG_TOOLBAR_MARKUP in body or toolbar_view(request),
     )
     sent_cookie = csrf.cookie_value(request.META.get("HTTP_COOKIE"))
     sent_secret = csrf.secret_from_cookie(sent_cookie)
@@ -479,6 +471,42 @@ def store_ops(
         Save(key, value, ttl + stale_ttl, vary, "", remember),
         Release(lock_key, lock_token, uncacheable=False),
     ]
+
+
+def response_storability(
+    request: HttpRequest, response: HttpResponseBase, body: bytes, *, debug_toolbar: bool
+) -> policy.Decision:
+    """:func:`policy.response_storability` for a rendered ``response`` and its ``body``
+    (``debug_toolbar``: the toolbar's markup is in it). Also asked by the debug-toolbar
+    panel, which runs before the page is stored."""
+    session = getattr(request, "session", None)
+    cookies = dict(response.cookies)
+    # The CSRF cookie CsrfViewMiddleware set for the token this render used is put back per
+    # visitor on each hit; any other cookie is one visitor's.
+    csrf_cookie = cookies.pop(django_settings.CSRF_COOKIE_NAME, None)
+    return policy.response_storability(
+        status=response.status_code,
+        streaming=response.streaming,
+        # A cookie in any form: response.cookies, or a Set-Cookie header written directly.
+        sets_cookie=bool(cookies)
+        or "Set-Cookie" in response.headers
+        or bool(getattr(session, "modified", False))
+        or (csrf_cookie is not None and csrf_cookie.value != request.META.get("CSRF_COOKIE")),
+        cache_control=response.get("Cache-Control"),
+        vary=response.get("Vary"),
+        body_length=len(body),
+        status_codes=settings.STATUS_CODES,
+        max_entry_bytes=settings.MAX_ENTRY_BYTES,
+        debug_toolbar=debug_toolbar,
+    )
+
+
+def toolbar_view(request: HttpRequest) -> bool:
+    """Whether ``request`` was answered by one of django-debug-toolbar's own views (its
+    ``render_panel`` returns a panel's content: one visitor's request, SQL and settings)."""
+    match = getattr(request, "resolver_match", None)
+    namespaces: list[str] = match.namespaces if match is not None else []
+    return bool(namespaces) and namespaces[-1] == DEBUG_TOOLBAR_NAMESPACE
 
 
 def _not_stored_headers() -> frozenset[str]:

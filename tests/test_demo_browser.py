@@ -441,3 +441,51 @@ def test_screenshots(visitor: Callable[[], Page]) -> None:
         page.set_checked("#purge-soft", soft)
         submit_purge(page)
     page.screenshot(path=str(SCREENSHOTS / "cache.png"))
+
+
+def test_debug_toolbar_panel(visitor: Callable[[], Page]) -> None:
+    """The strip's switch turns django-debug-toolbar on; its **Page cache** panel shows a
+    rendered page (never stored while it shows the toolbar) whose fragments all come from
+    the cache. ``DEMO_SCREENSHOTS=1``: docs/screenshots/debug-toolbar-panel.png."""
+    if importlib.util.find_spec("debug_toolbar") is None:
+        if _in_ci():
+            pytest.fail("CI=true: needs django-debug-toolbar (pip install -e '.[dev]')")
+        pytest.skip("needs django-debug-toolbar (pip install -e '.[dev]')")
+    page = visitor()
+    prime(page, "/")
+    article = href(page, ".teaser h2 a", 6)  # no other test reads it: not stored yet
+    switch = page.locator("#pc-toolbar")
+    assert switch.inner_text() == "debug toolbar: off"
+    with page.expect_navigation():
+        switch.click()
+    # Back on the home page. Its Vary: Cookie puts the switch's cookie in the key: this
+    # reader's own variant, never stored while it shows the toolbar, so always rendered.
+    assert urlparse(page.url).path == "/"
+    assert switch.inner_text() == "debug toolbar: on"
+    assert page.locator("#djDebug").count() == 1
+    assert page.locator("#pc-strip b").inner_text() == "MISS"
+
+    assert visit(page, article) == "MISS"
+    time.sleep(1.5)  # so the fragments' copies are visibly older than this render
+    assert visit(page, article) == "MISS"  # the first render showed the toolbar: not stored
+    button = page.locator("#djdt-PageCachePanel")
+    subtitle = button.locator("small").inner_text()
+    count = re.fullmatch(r"(\d+) fragments, (\d+) cached", subtitle)
+    assert count and count.group(1) == count.group(2) and int(count.group(1)) >= 3, subtitle
+    button.locator("a").click()
+    panel = page.locator("#PageCachePanel")
+    panel.locator("#djdt-pc-fragments").wait_for()  # fetched from render_panel/
+    summary = panel.locator("#djdt-pc-page")
+    assert summary.get_attribute("data-status") == "MISS"
+    assert "django-debug-toolbar's panel is in the body" in summary.inner_text()
+    assert urlparse(article).path in summary.inner_text()  # the page's key
+    rows = panel.locator("tr.djdt-pc-fragment")
+    assert rows.count() == int(count.group(1))
+    assert {rows.nth(i).get_attribute("data-status") for i in range(rows.count())} == {"HIT"}
+    assert "saved" in rows.first.inner_text()
+    assert panel.locator("#djdt-pc-page-tags code").count() >= 3
+
+    if os.environ.get("DEMO_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": 1280, "height": 960})  # the whole panel
+        page.screenshot(path=str(SCREENSHOTS / "debug-toolbar-panel.png"))

@@ -88,7 +88,7 @@ def test_the_metadata_names_urls_license_versions_and_extras(dists):
     assert "jinja2" in (meta.get_all("Provides-Extra") or [])
 
 
-def test_the_wheel_holds_the_scripts_migrations_and_typing_marker(dists):
+def test_the_wheel_holds_the_scripts_migrations_templates_and_typing_marker(dists):
     with zipfile.ZipFile(dists[".whl"]) as archive:
         names = set(archive.namelist())
     for needed in (
@@ -97,6 +97,7 @@ def test_the_wheel_holds_the_scripts_migrations_and_typing_marker(dists):
         "pagecache/migrations/0001_initial.py",
         "pagecache/management/commands/pagecache.py",
         "pagecache/py.typed",
+        "pagecache/templates/pagecache/debug_toolbar/panel.html",
         "templatetags_ext/templatetags/cachetag.py",
         "templatetags_ext/jinja2.py",
     ):
