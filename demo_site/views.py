@@ -143,6 +143,20 @@ def tag(request: HttpRequest, slug: str) -> HttpResponse:
 
 @pagecache.exempt  # always live: it lists purges as they happen
 @require_http_methods(["GET", "HEAD", "POST"])
+def _counters() -> list[object]:
+    """The STATS counters of every process (what `manage.py pagecache stats` prints)."""
+    from pagecache import stats
+    from pagecache.core.stats import table
+    from pagecache.exceptions import StoreUnavailable
+    from pagecache.stores.select import get_store
+
+    try:
+        stats.flush()
+        return [row for row in table(get_store().read_counts()) if row.scope != "all"]
+    except StoreUnavailable:
+        return []
+
+
 def cache_status(request: HttpRequest) -> HttpResponse:
     error = ""
     entered = ""
@@ -165,6 +179,7 @@ def cache_status(request: HttpRequest) -> HttpResponse:
             "error": error,
             "entered": entered,
             "model_tags": [pagecache.model_tag(m) for m in (Article, Category, Tag)],
+            "counters": _counters(),
         },
         status=400 if error else 200,
     )

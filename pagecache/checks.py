@@ -76,6 +76,12 @@ W002 = CheckWarning(
     ),
     id="pagecache.W002",
 )
+W003 = CheckWarning(
+    "PAGECACHE['KEY_PREFIX'] ({prefix!r}) contains '{{': on a Redis Cluster it is a hash tag, "
+    "so every key pagecache writes lands in one slot, on one node.",
+    hint="Use a prefix without braces; pagecache spreads its keys over the cluster itself.",
+    id="pagecache.W003",
+)
 
 
 def _message(template: CheckMessage, obj: object = None, **values: object) -> CheckMessage:
@@ -161,6 +167,17 @@ def check_cache_is_shared(
     if not isinstance(config, Mapping) or config.get("BACKEND") != LOCMEM_BACKEND:
         return []
     return [_message(W002, alias=alias)]
+
+
+@register()
+def check_key_prefix(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """pagecache.W003: a KEY_PREFIX that would be a Redis Cluster hash tag."""
+    prefix = _raw_pagecache().get("KEY_PREFIX", "pc")
+    if isinstance(prefix, str) and "{" in prefix and "}" in prefix.split("{", 1)[1]:
+        return [_message(W003, prefix=prefix)]
+    return []
 
 
 @register()

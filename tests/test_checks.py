@@ -211,3 +211,14 @@ def test_working_purgers_pass_the_check():
             "OPTIONS": {"SERVERS": ["http://127.0.0.1:6081"]}}  # fmt: skip
     with override_settings(PAGECACHE={"PURGERS": [item]}):
         assert checks.check_purgers() == []
+
+
+def test_a_key_prefix_that_is_a_cluster_hash_tag_is_warned_about():
+    from django.test import override_settings
+
+    from pagecache import checks
+
+    with override_settings(PAGECACHE={"KEY_PREFIX": "{pc}"}):
+        assert [m.id for m in checks.check_key_prefix()] == ["pagecache.W003"]
+    with override_settings(PAGECACHE={"KEY_PREFIX": "site-a"}):
+        assert checks.check_key_prefix() == []

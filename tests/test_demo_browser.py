@@ -413,6 +413,11 @@ def test_cache_page_lists_purges_and_purges_by_hand(visitor: Callable[[], Page])
     submit_purge(reader)
     assert "limit is 250" in reader.locator("#purge-form .notice").inner_text()
 
+    # The counters every process keeps (STATS): the pages just served are in them.
+    visit(reader, "/cache/")
+    names = reader.locator("#counters td code").all_inner_texts()
+    assert "category" in names or any("category" in n for n in names), names
+
 
 def test_screenshots(visitor: Callable[[], Page]) -> None:
     """``DEMO_SCREENSHOTS=1``: docs/screenshots/{home,article,cache}.png."""
