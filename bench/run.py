@@ -405,7 +405,8 @@ def memory(servers: dict[str, Gunicorn], clients: dict[str, Any]) -> dict[str, A
             "other": other,
         }
         say(f"  memory {config:22} {out[config]['page_bytes']:6d} bytes in {len(page_keys)} key(s)")
-    if "pagecache-middleware" in servers:
+    # (bench.compare runs this harness against older pagecaches, which have no dictionary.)
+    if "pagecache-middleware" in servers and importlib.util.find_spec("pagecache.dictionary"):
         config = "pagecache-middleware"
         out[DICTIONARY_MEMORY] = dictionary_memory(servers[config], clients[config])
         used = out[DICTIONARY_MEMORY]["page_bytes"]
