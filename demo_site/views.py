@@ -141,8 +141,6 @@ def tag(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-@pagecache.exempt  # always live: it lists purges as they happen
-@require_http_methods(["GET", "HEAD", "POST"])
 def _counters() -> list[object]:
     """The STATS counters of every process (what `manage.py pagecache stats` prints)."""
     from pagecache import stats
@@ -157,6 +155,8 @@ def _counters() -> list[object]:
         return []
 
 
+@pagecache.exempt  # always live: it lists purges as they happen
+@require_http_methods(["GET", "HEAD", "POST"])
 def cache_status(request: HttpRequest) -> HttpResponse:
     error = ""
     entered = ""
