@@ -230,16 +230,7 @@ class RedisStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
-        stored = self.layout.stored(key)
-        save_args = (
-            3,
-            stored,
-            self.layout.tags_key_of(key),
-            keys.lock_key(stored),
-            value,
-            timeout * 1000,
-            lock_token,
-        )
+        save_args = save_arguments(self.layout, key, value, timeout, lock_token)
         with _converted_errors():
             if self.cluster:
                 # Entry before marker: whoever sees the Vary marker must find the variant.
@@ -485,6 +476,16 @@ def lookup_command(
             *counts,
         )
     return ("EVALSHA", sha, 3, key, tags_key, keys.lock_key(key), lock_token, lock_ms, known_id)
+
+
+def save_arguments(
+    layout: keys.Layout, key: str, value: bytes, timeout: int, lock_token: str
+) -> tuple[Any, ...]:
+    """The save script's numkeys, KEYS and ARGV as save.lua reads them (sync and async
+    stores alike): the entry, its group's versions hash and its lock; value, ms, token."""
+    stored = layout.stored(key)
+    lock = keys.lock_key(stored)
+    return (3, stored, layout.tags_key_of(key), lock, value, timeout * 1000, lock_token)
 
 
 def parse_lookup(reply: Any) -> Lookup:

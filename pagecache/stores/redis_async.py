@@ -29,6 +29,7 @@ from .redis import (
     lookup_command,
     parse_lookup,
     plain_pool,
+    save_arguments,
     script_sha,
 )
 
@@ -263,16 +264,7 @@ class AsyncRedisStore:
         vary: tuple[str, bytes] | None = None,
         lock_token: str = "",
     ) -> None:
-        stored = self.layout.stored(key)
-        save_args = (
-            3,
-            stored,
-            self.layout.tags_key_of(key),
-            keys.lock_key(stored),
-            value,
-            timeout * 1000,
-            lock_token,
-        )
+        save_args = save_arguments(self.layout, key, value, timeout, lock_token)
         try:
             if self.cluster:
                 # Entry before marker: whoever sees the Vary marker must find the variant.
